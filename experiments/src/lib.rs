@@ -1,7 +1,34 @@
-//! Training loops, metrics, sweeps, paper figures and reports for `logit-reg`.
+//! Training loops, metrics and the command line of `logit-reg`.
 //!
-//! The training library arrives with the training issue; for now this crate only names the
-//! layers it builds on.
+//! - [`config`]: the run configuration (TOML + `--set key=value`), validated per key;
+//! - [`problem`]: a data set on a device, with the Fisher and empirical LDA directions;
+//! - [`train`]: the autodiff training loop over any [`train::LogitModel`], M runs at once;
+//! - [`metrics`]: the paper's metrics at log-spaced steps, logit histograms;
+//! - [`run`]: one configured run from config to result files; [`cli`]: the command line.
+//!
+//! # Example: two runs (α = 0 and α = 0.2) in one batch
+//!
+//! ```no_run
+//! use experiments::config::RunConfig;
+//!
+//! let config = RunConfig::load(None, &[
+//!     "data.d=100".into(), "data.n=200".into(), "train.steps=500".into(),
+//!     "loss.alpha=[0, 0.2]".into(),
+//! ])?;
+//! let result = experiments::run::execute(&config, false)?;
+//! println!("{}", result.summary["test_accuracy"]);
+//! # Ok::<(), experiments::ExperimentError>(())
+//! ```
 
+pub mod cli;
+pub mod config;
+mod error;
+pub mod metrics;
+pub mod output;
+pub mod problem;
+pub mod run;
+pub mod train;
+
+pub use error::ExperimentError;
 pub use logit_reg_data as data;
 pub use logit_reg_model as model;

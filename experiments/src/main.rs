@@ -1,5 +1,5 @@
-//! The `experiments` command line (arrives with the training issue).
+//! The `experiments` command line; all logic lives in the library (`experiments::cli`).
 
-fn main() {
-    println!("experiments {}", env!("CARGO_PKG_VERSION"));
+fn main() -> std::process::ExitCode {
+    experiments::cli::main_with(std::env::args())
 }

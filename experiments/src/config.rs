@@ -1,0 +1,661 @@
+//! The run configuration: a TOML file plus `--set key=value` overrides, validated into typed
+//! errors that name the key.
+//!
+//! Every field has a default (the paper's standard run, figure 1 with α = 0.2), so an empty file
+//! is a valid config. [`FIELDS`] documents each dotted key; `experiments run --help` prints it.
+
+use std::path::Path;
+
+use logit_reg_data::{LabelScheme, MultiClassSignalNoise, Noise, SignalPlusNoise, TScale};
+use logit_reg_model::{Backend, DataTerm, PenaltyKind, Precision};
+use serde::{Deserialize, Serialize};
+
+use crate::ExperimentError;
+
+/// One value or one value per run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PerRun {
+    /// The same value for every run.
+    One(f64),
+    /// One value per run.
+    Many(Vec<f64>),
+}
+
+impl PerRun {
+    /// The values, broadcast to `m` runs.
+    pub fn values(&self, m: usize) -> Vec<f64> {
+        match self {
+            PerRun::One(v) => vec![*v; m],
+            PerRun::Many(v) if v.len() == 1 => vec![v[0]; m],
+            PerRun::Many(v) => v.clone(),
+        }
+    }
+
+    /// The number of values given (1 for a scalar).
+    pub fn len(&self) -> usize {
+        match self {
+            PerRun::One(_) => 1,
+            PerRun::Many(v) => v.len(),
+        }
+    }
+
+    /// Whether no value is given (an empty list).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Which data model generates the samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DataModel {
+    /// The binary signal-plus-noise model.
+    SignalNoise,
+    /// The K-class signal-plus-noise model.
+    Multiclass,
+}
+
+/// The noise law's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoiseName {
+    /// Standard Gaussian components.
+    Gaussian,
+    /// Student-t components with `data.nu` degrees of freedom.
+    StudentT,
+}
+
+/// `[data]`: the data model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DataConfig {
+    /// `signal-noise` or `multiclass`.
+    pub model: DataModel,
+    /// Input dimension d.
+    pub d: usize,
+    /// Training samples N.
+    pub n: usize,
+    /// Test samples.
+    pub n_test: usize,
+    /// Signal strength μ_f.
+    pub mu_f: f64,
+    /// Feature noise σ_f.
+    pub sigma_f: f64,
+    /// Orthogonal noise σ_n.
+    pub sigma_n: f64,
+    /// Noise law.
+    pub noise: NoiseName,
+    /// Student-t degrees of freedom.
+    pub nu: f64,
+    /// Student-t scaling.
+    pub t_scale: TScale,
+    /// Label scheme.
+    pub labels: LabelScheme,
+    /// Number of classes (multiclass only).
+    pub k: usize,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            model: DataModel::SignalNoise,
+            d: 1400,
+            n: 2000,
+            n_test: 10_000,
+            mu_f: 1.0,
+            sigma_f: 0.5,
+            sigma_n: 1.0,
+            noise: NoiseName::Gaussian,
+            nu: 3.0,
+            t_scale: TScale::UnitVariance,
+            labels: LabelScheme::Balanced,
+            k: 10,
+        }
+    }
+}
+
+/// The penalty's name (`loss.penalty`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PenaltyName {
+    /// Plain cross-entropy.
+    None,
+    /// f(t) = t².
+    Quadratic,
+    /// Label smoothing (α = 2ε binary, α = ε multi-class).
+    LabelSmoothing,
+    /// Pseudo-Huber with `loss.delta`.
+    PseudoHuber,
+    /// |t|^p with `loss.p`.
+    Power,
+}
+
+/// `[loss]`: the objective.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LossConfig {
+    /// The penalty f.
+    pub penalty: PenaltyName,
+    /// α, one value or one per run.
+    pub alpha: PerRun,
+    /// Pseudo-Huber δ.
+    pub delta: f64,
+    /// Power p.
+    pub p: f64,
+    /// Weight decay γ (the baseline: adds γ/2‖S‖²).
+    pub weight_decay: f64,
+    /// Weight decay's data term: mean or sum.
+    pub data_term: DataTerm,
+}
+
+impl Default for LossConfig {
+    fn default() -> Self {
+        Self {
+            penalty: PenaltyName::Quadratic,
+            alpha: PerRun::One(0.2),
+            delta: 1.0,
+            p: 4.0,
+            weight_decay: 0.0,
+            data_term: DataTerm::Mean,
+        }
+    }
+}
+
+/// The optimiser (`train.optimizer`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OptimizerName {
+    /// Full-batch gradient descent (the paper's default).
+    Gd,
+    /// Adam (full batch).
+    Adam,
+    /// Mini-batch SGD with `train.batch_size`.
+    Sgd,
+}
+
+/// `[train]`: the optimisation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    /// gd, adam or sgd.
+    pub optimizer: OptimizerName,
+    /// Learning rate, one value or one per run.
+    pub lr: PerRun,
+    /// Maximum number of steps.
+    pub steps: u64,
+    /// Mini-batch size (sgd only).
+    pub batch_size: usize,
+    /// Stop when every run's gradient norm is below this (0: never).
+    pub grad_tol: f64,
+    /// Std of the Gaussian initial weights (0: zero initialisation).
+    pub init_std: f64,
+    /// Global index of the first run's initialisation stream (run m uses `init_index + m`).
+    pub init_index: u64,
+    /// Adam β₁.
+    pub adam_beta1: f64,
+    /// Adam β₂.
+    pub adam_beta2: f64,
+    /// Adam ε.
+    pub adam_eps: f64,
+    /// Number of log-spaced logging steps (first and last always included).
+    pub log_points: usize,
+    /// Steps at which logit histograms are written.
+    pub histogram_steps: Vec<u64>,
+    /// Histogram bins.
+    pub histogram_bins: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            optimizer: OptimizerName::Gd,
+            lr: PerRun::One(0.1),
+            steps: 20_000,
+            batch_size: 100,
+            grad_tol: 0.0,
+            init_std: 0.0,
+            init_index: 0,
+            adam_beta1: 0.9,
+            adam_beta2: 0.999,
+            adam_eps: 1e-8,
+            log_points: 200,
+            histogram_steps: Vec::new(),
+            histogram_bins: 60,
+        }
+    }
+}
+
+/// The full run configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunConfig {
+    /// Master seed of data and initial weights.
+    pub seed: u64,
+    /// Compute backend.
+    pub backend: Backend,
+    /// Float precision.
+    pub dtype: Precision,
+    /// The data model.
+    pub data: DataConfig,
+    /// The loss.
+    pub loss: LossConfig,
+    /// The optimisation.
+    pub train: TrainConfig,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            backend: Backend::Flex,
+            dtype: Precision::F32,
+            data: DataConfig::default(),
+            loss: LossConfig::default(),
+            train: TrainConfig::default(),
+        }
+    }
+}
+
+/// Every dotted key with its meaning (the defaults come from [`RunConfig::default`]).
+pub const FIELDS: &[(&str, &str)] = &[
+    (
+        "seed",
+        "master seed: data (train and test streams) and initial weights",
+    ),
+    (
+        "backend",
+        "flex | ndarray | wgpu (those compiled in); also --backend",
+    ),
+    ("dtype", "f32 | f64; also --dtype"),
+    ("data.model", "signal-noise (binary) | multiclass"),
+    ("data.d", "input dimension d >= 1"),
+    ("data.n", "training samples N >= 1 (aspect ratio λ = d/N)"),
+    (
+        "data.n_test",
+        "fresh test samples >= 1 (10000 gives an accuracy s.e. <= 0.005)",
+    ),
+    (
+        "data.mu_f",
+        "signal strength μ_f >= 0 along e1 (multiclass: simplex radius)",
+    ),
+    ("data.sigma_f", "feature noise σ_f >= 0 along the signal"),
+    ("data.sigma_n", "orthogonal noise σ_n >= 0"),
+    ("data.noise", "gaussian | student-t (every noise component)"),
+    (
+        "data.nu",
+        "Student-t degrees of freedom (> 2 for unit-variance)",
+    ),
+    (
+        "data.t_scale",
+        "unit-variance | unit-scale (Student-t components)",
+    ),
+    (
+        "data.labels",
+        "balanced (exact split) | iid (fair ±1 draws)",
+    ),
+    ("data.k", "number of classes K >= 2 (multiclass only)"),
+    (
+        "loss.penalty",
+        "none | quadratic | label-smoothing | pseudo-huber | power",
+    ),
+    (
+        "loss.alpha",
+        "α in [0, 1): one value or a list, one per run (M = list length)",
+    ),
+    ("loss.delta", "pseudo-huber δ > 0"),
+    ("loss.p", "power p > 1"),
+    (
+        "loss.weight_decay",
+        "γ >= 0: adds γ/2·‖S‖² (the weight-decay baseline; binary only)",
+    ),
+    (
+        "loss.data_term",
+        "mean | sum: the weight-decay baseline's data term",
+    ),
+    (
+        "train.optimizer",
+        "gd (full batch) | adam (full batch) | sgd (mini-batch)",
+    ),
+    (
+        "train.lr",
+        "learning rate > 0: one value or a list, one per run (gd/sgd)",
+    ),
+    ("train.steps", "maximum number of steps >= 1"),
+    ("train.batch_size", "mini-batch size for sgd, 1..=N"),
+    (
+        "train.grad_tol",
+        "stop when every run's gradient norm <= this (0: never)",
+    ),
+    (
+        "train.init_std",
+        "std of Gaussian initial weights (0: zero init)",
+    ),
+    (
+        "train.init_index",
+        "init stream of the first run; run m uses init_index + m",
+    ),
+    ("train.adam_beta1", "Adam β1 in [0, 1)"),
+    ("train.adam_beta2", "Adam β2 in [0, 1)"),
+    ("train.adam_eps", "Adam ε > 0 (Burn stores β and ε as f32)"),
+    (
+        "train.log_points",
+        "number of log-spaced logging steps >= 2 (first and last included)",
+    ),
+    (
+        "train.histogram_steps",
+        "steps at which histograms.csv records the logits (list)",
+    ),
+    ("train.histogram_bins", "bins per histogram >= 1"),
+];
+
+fn set_dotted(
+    table: &mut toml::Table,
+    key: &str,
+    value: toml::Value,
+) -> Result<(), ExperimentError> {
+    let mut parts: Vec<&str> = key.split('.').collect();
+    let last = parts.pop().unwrap_or_default();
+    let mut current = table;
+    for part in parts {
+        let entry = current
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(Default::default()));
+        current = match entry {
+            toml::Value::Table(t) => t,
+            _ => {
+                return Err(ExperimentError::Config {
+                    key: key.to_string(),
+                    message: format!("`{part}` is not a table"),
+                });
+            }
+        };
+    }
+    current.insert(last.to_string(), value);
+    Ok(())
+}
+
+/// Parses the value of `--set key=value`: a TOML literal (`0.2`, `[0, 0.2]`, `true`, `"x"`),
+/// or else a bare string (`quadratic`).
+pub fn parse_override(assignment: &str) -> Result<(String, toml::Value), ExperimentError> {
+    let (key, raw) = assignment
+        .split_once('=')
+        .ok_or_else(|| ExperimentError::Config {
+            key: assignment.to_string(),
+            message: "expected key=value".into(),
+        })?;
+    let key = key.trim().to_string();
+    let raw = raw.trim();
+    let value = match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or(toml::Value::String(raw.to_string())),
+        Err(_) => toml::Value::String(raw.to_string()),
+    };
+    Ok((key, value))
+}
+
+impl RunConfig {
+    /// Reads a TOML config file (if any), applies `--set` overrides in order, and deserialises
+    /// it. Unknown keys and wrong types are errors naming the key.
+    pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Self, ExperimentError> {
+        let mut table = match path {
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(path).map_err(|e| ExperimentError::io(path, e))?;
+                toml::from_str::<toml::Table>(&text).map_err(|e| ExperimentError::Config {
+                    key: path.display().to_string(),
+                    message: format!("not valid TOML: {e}"),
+                })?
+            }
+            None => toml::Table::new(),
+        };
+        for assignment in overrides {
+            let (key, value) = parse_override(assignment)?;
+            set_dotted(&mut table, &key, value)?;
+        }
+        Self::from_table(table)
+    }
+
+    /// Deserialises a TOML table, naming the key of any error.
+    pub fn from_table(table: toml::Table) -> Result<Self, ExperimentError> {
+        let value = toml::Value::Table(table);
+        let config: RunConfig = serde_path_to_error::deserialize(value).map_err(|e| {
+            let key = e.path().to_string();
+            ExperimentError::Config {
+                key,
+                message: e.into_inner().to_string(),
+            }
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The number of runs M: the length of `loss.alpha` or `train.lr` (lists of length > 1
+    /// must agree).
+    pub fn runs(&self) -> Result<usize, ExperimentError> {
+        let (a, l) = (self.loss.alpha.len(), self.train.lr.len());
+        if a == 0 || l == 0 {
+            let key = if a == 0 { "loss.alpha" } else { "train.lr" };
+            return Err(ExperimentError::invalid(
+                key,
+                "[]",
+                "a number or a non-empty list",
+            ));
+        }
+        if a > 1 && l > 1 && a != l {
+            return Err(ExperimentError::invalid(
+                "train.lr",
+                &format!("{l} values"),
+                "one value or as many as loss.alpha",
+            ));
+        }
+        Ok(a.max(l))
+    }
+
+    /// α of each run.
+    pub fn alphas(&self) -> Result<Vec<f64>, ExperimentError> {
+        Ok(self.loss.alpha.values(self.runs()?))
+    }
+
+    /// The learning rate of each run.
+    pub fn lrs(&self) -> Result<Vec<f64>, ExperimentError> {
+        Ok(self.train.lr.values(self.runs()?))
+    }
+
+    /// The binary data model (for `data.model = signal-noise`).
+    pub fn signal_noise(&self) -> Result<SignalPlusNoise, ExperimentError> {
+        let d = &self.data;
+        let model = SignalPlusNoise {
+            d: d.d,
+            n: d.n,
+            n_test: d.n_test,
+            mu_f: d.mu_f,
+            sigma_f: d.sigma_f,
+            sigma_n: d.sigma_n,
+            noise: self.noise(),
+            labels: d.labels,
+        };
+        model.validate().map_err(ExperimentError::data)?;
+        Ok(model)
+    }
+
+    /// The multi-class data model (for `data.model = multiclass`).
+    pub fn multiclass(&self) -> Result<MultiClassSignalNoise, ExperimentError> {
+        let d = &self.data;
+        let model = MultiClassSignalNoise {
+            k: d.k,
+            d: d.d,
+            n: d.n,
+            n_test: d.n_test,
+            mu_f: d.mu_f,
+            sigma_f: d.sigma_f,
+            sigma_n: d.sigma_n,
+            noise: self.noise(),
+            labels: d.labels,
+        };
+        model.validate().map_err(ExperimentError::data)?;
+        Ok(model)
+    }
+
+    fn noise(&self) -> Noise {
+        match self.data.noise {
+            NoiseName::Gaussian => Noise::Gaussian,
+            NoiseName::StudentT => Noise::StudentT {
+                nu: self.data.nu,
+                scale: self.data.t_scale,
+            },
+        }
+    }
+
+    /// The penalty as the model crate names it.
+    pub fn penalty(&self) -> PenaltyKind {
+        match self.loss.penalty {
+            PenaltyName::None => PenaltyKind::None,
+            PenaltyName::Quadratic => PenaltyKind::Quadratic,
+            PenaltyName::LabelSmoothing => PenaltyKind::LabelSmoothing,
+            PenaltyName::PseudoHuber => PenaltyKind::PseudoHuber {
+                delta: self.loss.delta,
+            },
+            PenaltyName::Power => PenaltyKind::Power { p: self.loss.p },
+        }
+    }
+
+    /// Checks every value range; the error names the dotted key.
+    pub fn validate(&self) -> Result<(), ExperimentError> {
+        let runs = self.runs()?;
+        match self.data.model {
+            DataModel::SignalNoise => self.signal_noise().map(|_| ())?,
+            DataModel::Multiclass => self.multiclass().map(|_| ())?,
+        }
+        for a in self.loss.alpha.values(runs) {
+            if !(a.is_finite() && (0.0..1.0).contains(&a)) {
+                return Err(ExperimentError::invalid(
+                    "loss.alpha",
+                    &a.to_string(),
+                    "[0, 1)",
+                ));
+            }
+            if self.loss.penalty == PenaltyName::None && a != 0.0 {
+                return Err(ExperimentError::invalid(
+                    "loss.alpha",
+                    &a.to_string(),
+                    "0 when loss.penalty = none",
+                ));
+            }
+        }
+        self.penalty().binary().map_err(ExperimentError::model)?;
+        let t = &self.train;
+        for lr in t.lr.values(runs) {
+            if !(lr.is_finite() && lr > 0.0) {
+                return Err(ExperimentError::invalid(
+                    "train.lr",
+                    &lr.to_string(),
+                    "> 0 and finite",
+                ));
+            }
+        }
+        let lrs = t.lr.values(runs);
+        if t.optimizer == OptimizerName::Adam && lrs.iter().any(|&l| l != lrs[0]) {
+            return Err(ExperimentError::invalid(
+                "train.lr",
+                &format!("{lrs:?}"),
+                "one value with adam (per-run rates need gd or sgd)",
+            ));
+        }
+        let check = |key: &str, value: f64, ok: bool, allowed: &str| {
+            if ok && value.is_finite() {
+                Ok(())
+            } else {
+                Err(ExperimentError::invalid(key, &value.to_string(), allowed))
+            }
+        };
+        check(
+            "loss.weight_decay",
+            self.loss.weight_decay,
+            self.loss.weight_decay >= 0.0,
+            ">= 0",
+        )?;
+        if self.loss.weight_decay > 0.0 && self.data.model == DataModel::Multiclass {
+            return Err(ExperimentError::invalid(
+                "loss.weight_decay",
+                &self.loss.weight_decay.to_string(),
+                "0 for data.model = multiclass (the baseline is binary)",
+            ));
+        }
+        if t.steps == 0 {
+            return Err(ExperimentError::invalid("train.steps", "0", ">= 1"));
+        }
+        if t.optimizer == OptimizerName::Sgd && !(1..=self.data.n).contains(&t.batch_size) {
+            return Err(ExperimentError::invalid(
+                "train.batch_size",
+                &t.batch_size.to_string(),
+                "1..=data.n",
+            ));
+        }
+        check("train.grad_tol", t.grad_tol, t.grad_tol >= 0.0, ">= 0")?;
+        check("train.init_std", t.init_std, t.init_std >= 0.0, ">= 0")?;
+        check(
+            "train.adam_beta1",
+            t.adam_beta1,
+            (0.0..1.0).contains(&t.adam_beta1),
+            "[0, 1)",
+        )?;
+        check(
+            "train.adam_beta2",
+            t.adam_beta2,
+            (0.0..1.0).contains(&t.adam_beta2),
+            "[0, 1)",
+        )?;
+        check("train.adam_eps", t.adam_eps, t.adam_eps > 0.0, "> 0")?;
+        if t.log_points < 2 {
+            return Err(ExperimentError::invalid(
+                "train.log_points",
+                &t.log_points.to_string(),
+                ">= 2",
+            ));
+        }
+        if t.histogram_bins == 0 {
+            return Err(ExperimentError::invalid(
+                "train.histogram_bins",
+                "0",
+                ">= 1",
+            ));
+        }
+        if let Some(&s) = t.histogram_steps.iter().find(|&&s| s > t.steps) {
+            return Err(ExperimentError::invalid(
+                "train.histogram_steps",
+                &s.to_string(),
+                "each step in 0..=train.steps",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The resolved config as flat `key = value` lines, in [`FIELDS`] order (for `--help`).
+    pub fn flat_values(&self) -> Vec<(String, String)> {
+        let value = toml::Value::try_from(self).unwrap_or(toml::Value::Table(Default::default()));
+        FIELDS
+            .iter()
+            .map(|(key, _)| {
+                let mut v = &value;
+                for part in key.split('.') {
+                    v = v.get(part).unwrap_or(&toml::Value::Boolean(false));
+                }
+                (key.to_string(), v.to_string())
+            })
+            .collect()
+    }
+}
+
+/// The `--help` text listing every field, its default and its meaning.
+pub fn fields_help() -> String {
+    let defaults = RunConfig::default().flat_values();
+    let mut out = String::from(
+        "CONFIG FIELDS (TOML file sections, or --set key=value; defaults in brackets):\n",
+    );
+    for ((key, doc), (_, default)) in FIELDS.iter().zip(defaults) {
+        out.push_str(&format!("  {key:<22} [{default}]\n      {doc}\n"));
+    }
+    out
+}

@@ -1,0 +1,104 @@
+use std::path::Path;
+
+use logit_reg_data::DataError;
+use logit_reg_model::ModelError;
+use thiserror::Error;
+
+/// Everything that can stop an experiment. Configuration errors name the dotted key.
+#[derive(Debug, Error)]
+pub enum ExperimentError {
+    /// A key is unknown, has the wrong type, or its value is out of range.
+    #[error("config key `{key}`: {message}")]
+    Config {
+        /// The dotted key, e.g. `data.sigma_n`.
+        key: String,
+        /// What is wrong, with the allowed range.
+        message: String,
+    },
+    /// A model or loss error that is not about a config key.
+    #[error(transparent)]
+    Model(ModelError),
+    /// The loss of a run became non-finite.
+    #[error("run {run} diverged at step {step}: loss {loss} with learning rate {}", readable(*lr))]
+    Diverged {
+        /// The run's index in the batch.
+        run: usize,
+        /// The step at which the loss was first non-finite.
+        step: u64,
+        /// The loss value.
+        loss: f64,
+        /// The run's learning rate.
+        lr: f64,
+    },
+    /// A file could not be read or written.
+    #[error("{path}: {message}")]
+    Io {
+        /// The path.
+        path: String,
+        /// The OS error.
+        message: String,
+    },
+}
+
+/// A number as `{}` when that is short, else in scientific notation.
+fn readable(x: f64) -> String {
+    if x == 0.0 || (1e-4..1e6).contains(&x.abs()) {
+        format!("{x}")
+    } else {
+        format!("{x:e}")
+    }
+}
+
+impl ExperimentError {
+    /// An out-of-range value of `key`.
+    pub fn invalid(key: &str, value: &str, allowed: &str) -> Self {
+        ExperimentError::Config {
+            key: key.to_string(),
+            message: format!("invalid value {value} (allowed: {allowed})"),
+        }
+    }
+
+    /// A data-model error, with its field mapped to the `data.` key.
+    pub fn data(e: DataError) -> Self {
+        let key = match &e {
+            DataError::OutOfRange { field, .. }
+            | DataError::WrongLength { field, .. }
+            | DataError::NotPositiveDefinite { field, .. } => {
+                format!("data.{}", field.trim_start_matches("noise."))
+            }
+        };
+        ExperimentError::Config {
+            key,
+            message: e.to_string(),
+        }
+    }
+
+    /// A model error, with range errors mapped to their key.
+    pub fn model(e: ModelError) -> Self {
+        match &e {
+            ModelError::OutOfRange { field, .. } | ModelError::WrongLength { field, .. } => {
+                ExperimentError::Config {
+                    key: field.to_string(),
+                    message: e.to_string(),
+                }
+            }
+            _ => ExperimentError::Model(e),
+        }
+    }
+
+    /// An I/O error on `path`.
+    pub fn io(path: &Path, e: std::io::Error) -> Self {
+        ExperimentError::Io {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        }
+    }
+
+    /// The dotted key this error is about, if any.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            ExperimentError::Config { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! A data set uploaded to a device, with the reference directions the metrics compare against.
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use logit_reg_data::stats::{cholesky, cholesky_solve};
+use logit_reg_data::{BinaryDataset, BinaryPopulation, MultiClassDataset, SignalPlusNoise};
+
+/// The labels of a problem, on the host and on the training device.
+#[derive(Debug, Clone)]
+pub enum Labels {
+    /// Binary labels ±1.
+    Binary {
+        /// Train labels on the host.
+        train: Vec<f64>,
+        /// Test labels on the host.
+        test: Vec<f64>,
+        /// Train labels as a `[N, 1]` column on the training device.
+        train_column: Tensor<2>,
+    },
+    /// Class indices.
+    Classes {
+        /// Number of classes K.
+        k: usize,
+        /// Train labels on the host.
+        train: Vec<usize>,
+        /// Test labels on the host.
+        test: Vec<usize>,
+        /// Train labels `[N]` on the training device.
+        train_tensor: Tensor<1, Int>,
+    },
+}
+
+/// A train and test set on a device.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    /// Training samples N.
+    pub n: usize,
+    /// Test samples.
+    pub n_test: usize,
+    /// Input dimension d.
+    pub d: usize,
+    /// Train inputs `[N, d]` on the training (autodiff) device.
+    pub train_x: Tensor<2>,
+    /// Train inputs `[N, d]` on the inner device, for metrics.
+    pub train_x_eval: Tensor<2>,
+    /// Test inputs `[N_test, d]` on the inner device.
+    pub test_x_eval: Tensor<2>,
+    /// The labels.
+    pub labels: Labels,
+    /// The binary signal-plus-noise model, when the data come from it (for Eq. 5).
+    pub signal_noise: Option<SignalPlusNoise>,
+    /// The population Fisher direction `Σ⁻¹μ` (binary).
+    pub fisher: Option<Vec<f64>>,
+    /// The empirical LDA direction `Σ̂⁻¹μ̂` with the centred covariance of `y_i x_i` (binary,
+    /// when `N > d` and `Σ̂` is positive definite).
+    pub lda: Option<Vec<f64>>,
+}
+
+fn upload(x: &[f64], rows: usize, cols: usize, device: &Device) -> Tensor<2> {
+    Tensor::from_data(TensorData::new(x.to_vec(), [rows, cols]), device)
+}
+
+/// The empirical LDA direction `Σ̂⁻¹ μ̂` of a binary data set: `μ̂ = mean(y_i x_i)` and
+/// `Σ̂ = (1/N) Σ_i (y_i x_i − μ̂)(y_i x_i − μ̂)ᵀ` (the centred covariance). The Gram matrix is
+/// formed on `device`, the solve is a host Cholesky in f64. `None` when `N ≤ d` or `Σ̂` is not
+/// positive definite.
+pub fn empirical_lda(data: &BinaryDataset, device: &Device) -> Option<Vec<f64>> {
+    let (n, d) = (data.n, data.d);
+    if n <= d {
+        return None;
+    }
+    let yx = data.label_absorbed();
+    let mut mean = vec![0.0; d];
+    for row in yx.chunks(d) {
+        mean.iter_mut()
+            .zip(row)
+            .for_each(|(m, v)| *m += v / n as f64);
+    }
+    let t = upload(&yx, n, d, device);
+    let gram = logit_reg_model::to_f64_vec(t.clone().transpose().matmul(t));
+    let mut sigma = vec![0.0; d * d];
+    for i in 0..d {
+        for j in 0..d {
+            // Symmetrise: the device's f32 products need not be exactly symmetric.
+            let g = 0.5 * (gram[i * d + j] + gram[j * d + i]);
+            sigma[i * d + j] = g / n as f64 - mean[i] * mean[j];
+        }
+    }
+    let l = cholesky("lda covariance", &sigma, d).ok()?;
+    Some(cholesky_solve(&l, d, &mean))
+}
+
+impl Problem {
+    /// The binary problem of `model` and `seed` on the autodiff device `device`.
+    pub fn binary(
+        model: &SignalPlusNoise,
+        seed: u64,
+        device: &Device,
+    ) -> Result<Self, crate::ExperimentError> {
+        let split = model.generate(seed).map_err(crate::ExperimentError::data)?;
+        let inner = device.clone().inner();
+        let mut problem = Self::from_binary(&split.train, &split.test, device);
+        problem.signal_noise = Some(*model);
+        problem.fisher = model.fisher_direction().ok();
+        problem.lda = empirical_lda(&split.train, &inner);
+        Ok(problem)
+    }
+
+    /// A binary problem from given train and test sets (user-supplied data or embeddings).
+    pub fn from_binary(train: &BinaryDataset, test: &BinaryDataset, device: &Device) -> Self {
+        let inner = device.clone().inner();
+        let (n, d) = (train.n, train.d);
+        Self {
+            n,
+            n_test: test.n,
+            d,
+            train_x: upload(&train.x, n, d, device),
+            train_x_eval: upload(&train.x, n, d, &inner),
+            test_x_eval: upload(&test.x, test.n, d, &inner),
+            labels: Labels::Binary {
+                train: train.y.clone(),
+                test: test.y.clone(),
+                train_column: upload(&train.y, n, 1, device),
+            },
+            signal_noise: None,
+            fisher: None,
+            lda: None,
+        }
+    }
+
+    /// A K-class problem from given train and test sets.
+    pub fn from_multiclass(
+        train: &MultiClassDataset,
+        test: &MultiClassDataset,
+        device: &Device,
+    ) -> Self {
+        let inner = device.clone().inner();
+        let (n, d) = (train.n, train.d);
+        let labels_i64: Vec<i64> = train.labels.iter().map(|&l| l as i64).collect();
+        Self {
+            n,
+            n_test: test.n,
+            d,
+            train_x: upload(&train.x, n, d, device),
+            train_x_eval: upload(&train.x, n, d, &inner),
+            test_x_eval: upload(&test.x, test.n, d, &inner),
+            labels: Labels::Classes {
+                k: train.k,
+                train: train.labels.clone(),
+                test: test.labels.clone(),
+                train_tensor: Tensor::from_data(TensorData::new(labels_i64, [n]), device),
+            },
+            signal_noise: None,
+            fisher: None,
+            lda: None,
+        }
+    }
+
+    /// Logits per run: 1 (binary) or K.
+    pub fn classes(&self) -> usize {
+        match &self.labels {
+            Labels::Binary { .. } => 1,
+            Labels::Classes { k, .. } => *k,
+        }
+    }
+}

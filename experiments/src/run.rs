@@ -1,0 +1,426 @@
+//! One configured run (a batch of M runs sharing one data set), from config to result files.
+
+use std::path::Path;
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use logit_reg_model::target::multiclass_target;
+use logit_reg_model::{
+    LinearClassifierConfig, LogitRegularizedLoss, MultiClassLogitLoss, binary_target, make_device,
+    to_f64_vec,
+};
+use serde_json::{Value, json};
+
+use crate::ExperimentError;
+use crate::config::{DataModel, RunConfig};
+use crate::metrics::{
+    HistogramRow, MetricContext, MetricRow, compute_rows, histograms, log_steps, signed_logits,
+};
+use crate::output::{
+    clear_results, git_commit, histograms_csv, metrics_csv, timing_csv, write_atomic, write_json,
+};
+use crate::problem::Problem;
+use crate::train::{LogitModel, Objective, StepView, TrainOutcome, TrainSpec, train};
+
+/// Everything a finished (or diverged) run produced.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    /// Metric rows at the logging steps.
+    pub metrics: Vec<MetricRow>,
+    /// Histogram rows at the requested steps.
+    pub histograms: Vec<HistogramRow>,
+    /// How training ended.
+    pub outcome: TrainOutcome,
+    /// Training wall time in seconds (excluding data generation).
+    pub wall_seconds: f64,
+    /// Seconds spent computing metrics (included in `wall_seconds`).
+    pub metric_seconds: f64,
+    /// `summary.json`'s content.
+    pub summary: Value,
+}
+
+/// The fully resolved config with provenance, as written to `config.json`.
+pub fn resolved_config(config: &RunConfig) -> Value {
+    json!({
+        "config": config,
+        "runs": config.runs().unwrap_or(0),
+        "alpha": config.alphas().unwrap_or_default(),
+        "lr": config.lrs().unwrap_or_default(),
+        "backend": config.backend.name(),
+        "dtype": config.dtype.name(),
+        "seed": config.seed,
+        "crate_version": env!("CARGO_PKG_VERSION"),
+        "git_commit": git_commit(),
+        "labels_scheme": config.data.labels,
+        "init": if config.train.init_std > 0.0 { "gaussian" } else { "zero" },
+    })
+}
+
+/// The metric context (z* and penalties of every run).
+fn metric_context(config: &RunConfig) -> Result<MetricContext, ExperimentError> {
+    let alphas = config.alphas()?;
+    let penalty = config.penalty();
+    let binary_penalty = penalty.binary().map_err(ExperimentError::model)?;
+    let multiclass_penalty = penalty.multiclass().map_err(ExperimentError::model)?;
+    let multiclass = config.data.model == DataModel::Multiclass;
+    let mut z_star = Vec::new();
+    let mut multiclass_targets = Vec::new();
+    for &alpha in &alphas {
+        if alpha > 0.0 {
+            if multiclass {
+                let p = multiclass_penalty.as_ref().ok_or_else(|| {
+                    ExperimentError::invalid("loss.penalty", "none", "a penalty when α > 0")
+                })?;
+                let (t, z) = multiclass_target(p.as_ref(), alpha, config.data.k)
+                    .map_err(ExperimentError::model)?;
+                z_star.push(t.z_star);
+                multiclass_targets.push(Some(z));
+            } else {
+                let p = binary_penalty.as_ref().ok_or_else(|| {
+                    ExperimentError::invalid("loss.penalty", "none", "a penalty when α > 0")
+                })?;
+                z_star.push(
+                    binary_target(p.as_ref(), alpha)
+                        .map_err(ExperimentError::model)?
+                        .z_star,
+                );
+                multiclass_targets.push(None);
+            }
+        } else {
+            z_star.push(f64::NAN);
+            multiclass_targets.push(None);
+        }
+    }
+    Ok(MetricContext {
+        alphas,
+        binary_penalty,
+        multiclass_penalty,
+        z_star,
+        multiclass_targets,
+    })
+}
+
+fn progress_bar(steps: u64, visible: bool) -> ProgressBar {
+    let bar = ProgressBar::new(steps);
+    if visible && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        bar.set_style(
+            ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} steps {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+    } else {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    bar
+}
+
+/// Trains the configured batch of runs and returns its metrics; writes nothing.
+pub fn execute(config: &RunConfig, show_progress: bool) -> Result<RunResult, ExperimentError> {
+    config.validate()?;
+    let device = make_device(config.backend, config.dtype).map_err(ExperimentError::model)?;
+    let device = device.autodiff();
+    let runs = config.runs()?;
+    let alphas = config.alphas()?;
+    let penalty = config.penalty();
+    let (problem, objective) = match config.data.model {
+        DataModel::SignalNoise => {
+            let model = config.signal_noise()?;
+            let problem = Problem::binary(&model, config.seed, &device)?;
+            let loss = LogitRegularizedLoss::new(
+                penalty.binary().map_err(ExperimentError::model)?,
+                alphas.clone(),
+                &device,
+            )
+            .map_err(ExperimentError::model)?;
+            let objective = Objective::Binary {
+                loss: std::sync::Arc::new(loss),
+                weight_decay: config.loss.weight_decay,
+                sum_data_term: config.loss.weight_decay > 0.0
+                    && config.loss.data_term == logit_reg_model::DataTerm::Sum,
+            };
+            (problem, objective)
+        }
+        DataModel::Multiclass => {
+            let model = config.multiclass()?;
+            let split = model.generate(config.seed).map_err(ExperimentError::data)?;
+            let problem = Problem::from_multiclass(&split.train, &split.test, &device);
+            let loss = MultiClassLogitLoss::new(
+                penalty.multiclass().map_err(ExperimentError::model)?,
+                alphas.clone(),
+                &device,
+            )
+            .map_err(ExperimentError::model)?;
+            (problem, Objective::MultiClass(Box::new(loss)))
+        }
+    };
+    let model = LinearClassifierConfig::new(problem.d)
+        .with_runs(runs)
+        .with_classes(problem.classes())
+        .with_init_std(config.train.init_std)
+        .with_init_seed(config.seed)
+        .with_first_run(config.train.init_index)
+        .init(&device)
+        .map_err(ExperimentError::model)?;
+    let ctx = metric_context(config)?;
+    let spec = TrainSpec {
+        optimizer: config.train.optimizer,
+        lr: config.lrs()?,
+        steps: config.train.steps,
+        batch_size: config.train.batch_size,
+        grad_tol: config.train.grad_tol,
+        adam: (
+            config.train.adam_beta1,
+            config.train.adam_beta2,
+            config.train.adam_eps,
+        ),
+        seed: config.seed,
+    };
+    train_and_measure(
+        model,
+        &problem,
+        &objective,
+        &spec,
+        &ctx,
+        config,
+        show_progress,
+    )
+}
+
+/// Runs the training loop with metrics, histograms and a progress bar; for any [`LogitModel`].
+pub fn train_and_measure<M: LogitModel>(
+    model: M,
+    problem: &Problem,
+    objective: &Objective,
+    spec: &TrainSpec,
+    ctx: &MetricContext,
+    config: &RunConfig,
+    show_progress: bool,
+) -> Result<RunResult, ExperimentError> {
+    let steps_to_log = log_steps(spec.steps, config.train.log_points);
+    let histogram_steps: std::collections::BTreeSet<u64> =
+        config.train.histogram_steps.iter().copied().collect();
+    let bar = progress_bar(spec.steps, show_progress);
+    let mut metrics = Vec::new();
+    let mut hist = Vec::new();
+    let mut metric_seconds = 0.0;
+    let start = Instant::now();
+    let m = ctx.alphas.len();
+    let (model, outcome) = train(
+        model,
+        problem,
+        objective,
+        spec,
+        |step| {
+            bar.set_position(step);
+            steps_to_log.contains(&step) || histogram_steps.contains(&step)
+        },
+        |view: &StepView<'_, M>| {
+            let t0 = Instant::now();
+            let eval = view.model.valid();
+            let train_logits = to_f64_vec(eval.logits(problem.train_x_eval.clone()));
+            let test_logits = to_f64_vec(eval.logits(problem.test_x_eval.clone()));
+            let weights = view.model.linear_weights();
+            if steps_to_log.contains(&view.step) || view.step == spec.steps {
+                metrics.extend(compute_rows(
+                    ctx,
+                    problem,
+                    view.step,
+                    start.elapsed().as_secs_f64(),
+                    view.objective,
+                    &train_logits,
+                    &test_logits,
+                    weights.as_deref(),
+                ));
+            }
+            if histogram_steps.contains(&view.step) {
+                let (tr, te) = signed_logits(problem, &train_logits, &test_logits, m);
+                hist.extend(histograms(
+                    view.step,
+                    &tr,
+                    &te,
+                    m,
+                    config.train.histogram_bins,
+                ));
+            }
+            if let Some(last) = metrics.last() {
+                bar.set_message(format!("test acc {:.3}", last.test_accuracy));
+            }
+            metric_seconds += t0.elapsed().as_secs_f64();
+        },
+    )?;
+    // Make sure the final state is recorded even if training stopped early (convergence or
+    // divergence) at a step that was not a logging step.
+    if metrics.last().map(|r| r.step) != Some(outcome.steps) {
+        let eval = model.valid();
+        let train_logits = to_f64_vec(eval.logits(problem.train_x_eval.clone()));
+        let test_logits = to_f64_vec(eval.logits(problem.test_x_eval.clone()));
+        let weights = model.linear_weights();
+        metrics.extend(compute_rows(
+            ctx,
+            problem,
+            outcome.steps,
+            start.elapsed().as_secs_f64(),
+            &vec![f64::NAN; m],
+            &train_logits,
+            &test_logits,
+            weights.as_deref(),
+        ));
+    }
+    bar.finish_and_clear();
+    let wall_seconds = start.elapsed().as_secs_f64();
+    let summary = summary_json(config, &metrics, &outcome, wall_seconds, metric_seconds, m);
+    Ok(RunResult {
+        metrics,
+        histograms: hist,
+        outcome,
+        wall_seconds,
+        metric_seconds,
+        summary,
+    })
+}
+
+/// The keys every summary has (each a number for M = 1, a list over runs for M > 1).
+pub const SUMMARY_METRICS: &[&str] = &[
+    "test_accuracy",
+    "train_accuracy",
+    "cos_e1",
+    "cos_fisher",
+    "cos_lda",
+    "s1",
+    "s_perp_norm",
+    "weight_norm",
+    "train_logit_mean",
+    "train_logit_std",
+    "test_logit_mean",
+    "test_logit_std",
+    "z_star",
+    "train_loss",
+    "train_ce",
+    "test_ce",
+    "eq5_accuracy",
+    "train_target_distance",
+];
+
+fn summary_json(
+    config: &RunConfig,
+    metrics: &[MetricRow],
+    outcome: &TrainOutcome,
+    wall_seconds: f64,
+    metric_seconds: f64,
+    m: usize,
+) -> Value {
+    let finals: Vec<&MetricRow> = (0..m)
+        .map(|run| {
+            metrics
+                .iter()
+                .rev()
+                .find(|r| r.run == run)
+                .expect("final row of every run")
+        })
+        .collect();
+    let as_json = |row: &MetricRow| -> serde_json::Map<String, Value> {
+        let mut map = serde_json::Map::new();
+        let value = serde_json::to_value(row).unwrap_or(Value::Null);
+        for key in SUMMARY_METRICS {
+            map.insert(
+                key.to_string(),
+                value.get(key).cloned().unwrap_or(Value::Null),
+            );
+        }
+        map
+    };
+    let alphas = config.alphas().unwrap_or_default();
+    let lrs = config.lrs().unwrap_or_default();
+    let per_run: Vec<Value> = finals
+        .iter()
+        .enumerate()
+        .map(|(run, row)| {
+            let mut map = as_json(row);
+            map.insert("run".into(), json!(run));
+            map.insert("alpha".into(), json!(alphas.get(run)));
+            map.insert("lr".into(), json!(lrs.get(run)));
+            let div = outcome.diverged[run];
+            map.insert("diverged".into(), json!(div.is_some()));
+            map.insert("diverged_at_step".into(), json!(div.map(|d| d.0)));
+            map.insert("diverged_loss".into(), json!(div.map(|d| d.1.to_string())));
+            Value::Object(map)
+        })
+        .collect();
+    let mut top = serde_json::Map::new();
+    for key in SUMMARY_METRICS {
+        let values: Vec<Value> = per_run.iter().map(|r| r[key].clone()).collect();
+        top.insert(
+            key.to_string(),
+            if m == 1 {
+                values[0].clone()
+            } else {
+                Value::Array(values)
+            },
+        );
+    }
+    let any_diverged = outcome.diverged.iter().any(Option::is_some);
+    top.insert("steps".into(), json!(outcome.steps));
+    top.insert("wall_seconds".into(), json!(wall_seconds));
+    top.insert("metric_seconds".into(), json!(metric_seconds));
+    top.insert("diverged".into(), json!(any_diverged));
+    top.insert(
+        "converged".into(),
+        json!(outcome.converged && !any_diverged),
+    );
+    top.insert("gradient_norms".into(), json!(outcome.gradient_norms));
+    top.insert("solver".into(), json!(config.train.optimizer));
+    top.insert("runs".into(), json!(m));
+    top.insert("per_run".into(), Value::Array(per_run));
+    Value::Object(top)
+}
+
+/// Runs `config` and writes `config.json`, `metrics.csv`, `histograms.csv` (when histogram
+/// steps are asked for) and `summary.json` to `out`. A diverged run still writes its files
+/// (the summary says `"diverged": true`) and then returns [`ExperimentError::Diverged`].
+pub fn run_to_dir(
+    config: &RunConfig,
+    out: &Path,
+    show_progress: bool,
+) -> Result<RunResult, ExperimentError> {
+    config.validate()?;
+    std::fs::create_dir_all(out).map_err(|e| ExperimentError::io(out, e))?;
+    clear_results(out)?;
+    write_json(&out.join("config.json"), &resolved_config(config))?;
+    tracing::info!(out = %out.display(), runs = config.runs()?, "training");
+    let result = execute(config, show_progress)?;
+    write_atomic(
+        &out.join("metrics.csv"),
+        metrics_csv(&result.metrics).as_bytes(),
+    )?;
+    write_atomic(
+        &out.join("timing.csv"),
+        timing_csv(&result.metrics).as_bytes(),
+    )?;
+    if !result.histograms.is_empty() {
+        write_atomic(
+            &out.join("histograms.csv"),
+            histograms_csv(&result.histograms).as_bytes(),
+        )?;
+    }
+    write_json(&out.join("summary.json"), &result.summary)?;
+    tracing::info!(
+        wall_seconds = result.wall_seconds,
+        metric_seconds = result.metric_seconds,
+        "finished"
+    );
+    let lrs = config.lrs()?;
+    if let Some((run, (step, loss))) = result
+        .outcome
+        .diverged
+        .iter()
+        .enumerate()
+        .find_map(|(run, d)| d.map(|d| (run, d)))
+    {
+        return Err(ExperimentError::Diverged {
+            run,
+            step,
+            loss,
+            lr: lrs[run],
+        });
+    }
+    Ok(result)
+}

@@ -1,0 +1,357 @@
+//! The autodiff training loop: M runs in one batch, any model that maps inputs to logits.
+//!
+//! Each step evaluates the per-run objectives `L_m` (`[M]`), and back-propagates the scaled sum
+//! `Σ_m c_m L_m` with `c_m = η_m / η_max`: since the runs share no parameters, the gradient with
+//! respect to run m's parameters is `c_m ∇L_m`, and one optimiser step with rate `η_max` moves
+//! run m by `η_m ∇L_m`. So GD and SGD give each run its own learning rate, exactly (to
+//! rounding) as if it were trained alone. Adam is invariant to that scaling and takes one rate.
+
+use std::sync::Arc;
+
+use burn::module::{Module, Param};
+use burn::optim::{AdamConfig, GradientsParams, SgdConfig};
+use burn::tensor::{Int, Tensor, TensorData};
+use logit_reg_data::{Stream, stream_rng};
+use logit_reg_model::{
+    LinearClassifier, LogitRegularizedLoss, LossOutput, MultiClassLogitLoss, to_f64_vec,
+};
+use rand::seq::SliceRandom;
+
+use crate::ExperimentError;
+use crate::config::OptimizerName;
+use crate::problem::{Labels, Problem};
+
+/// A Burn module that maps inputs to the logits of M independent runs. The training loop and
+/// the regularisers use only this, so nonlinear models train in the same machinery.
+pub trait LogitModel: Module + Sized {
+    /// Logits of every run.
+    ///
+    /// # Shapes
+    /// - `x`: `[N, d]`
+    /// - output: `[N, M, C]` (C = 1 for a binary model)
+    fn logits(&self, x: Tensor<2>) -> Tensor<3>;
+
+    /// Number of runs M.
+    fn runs(&self) -> usize;
+
+    /// For linear models: the weights on the host, row-major `[d, M·C]`, for the weight metrics
+    /// (‖S‖, S₁, cosines). `None` for other models.
+    fn linear_weights(&self) -> Option<Vec<f64>> {
+        None
+    }
+
+    /// For linear models: `‖S_m‖²` of each run (`[M]`), for the weight-decay baseline.
+    fn squared_weight_norms(&self) -> Option<Tensor<1>> {
+        None
+    }
+
+    /// For linear models: each run's gradient norm, from the gradients of this step.
+    fn run_gradient_norms(&self, _grads: &GradientsParams) -> Option<Vec<f64>> {
+        None
+    }
+}
+
+impl LogitModel for LinearClassifier {
+    fn logits(&self, x: Tensor<2>) -> Tensor<3> {
+        self.forward(x)
+    }
+
+    fn runs(&self) -> usize {
+        self.runs
+    }
+
+    fn linear_weights(&self) -> Option<Vec<f64>> {
+        Some(self.weights_f64())
+    }
+
+    fn squared_weight_norms(&self) -> Option<Tensor<1>> {
+        let w = self.weight.val();
+        let [_, cols] = w.dims();
+        Some(
+            (w.clone() * w)
+                .sum_dim(0)
+                .reshape([self.runs, cols / self.runs])
+                .sum_dim(1)
+                .reshape([self.runs]),
+        )
+    }
+
+    fn run_gradient_norms(&self, grads: &GradientsParams) -> Option<Vec<f64>> {
+        let g: Tensor<2> = grads.get(self.weight.id)?;
+        let [d, cols] = g.dims();
+        let c = cols / self.runs;
+        let mut sq = vec![0.0; self.runs];
+        let values = to_f64_vec(g);
+        for j in 0..d {
+            for col in 0..cols {
+                sq[col / c] += values[j * cols + col].powi(2);
+            }
+        }
+        if let Some(gb) = self.bias.as_ref().and_then(|b| grads.get::<1>(b.id)) {
+            for (col, v) in to_f64_vec(gb).into_iter().enumerate() {
+                sq[col / c] += v * v;
+            }
+        }
+        Some(sq.into_iter().map(f64::sqrt).collect())
+    }
+}
+
+/// A per-sample loss of binary signed logits, evaluated for M runs: the logit-regularised
+/// losses, or anything a user plugs in (a squared loss, a hinge, …).
+pub trait MarginLoss: std::fmt::Debug + Send + Sync {
+    /// Per-sample values `[N, M]` and per-run means `[M]` of the signed logits `[N, M]`.
+    fn forward(&self, margins: Tensor<2>) -> LossOutput;
+}
+
+impl MarginLoss for LogitRegularizedLoss {
+    fn forward(&self, margins: Tensor<2>) -> LossOutput {
+        LogitRegularizedLoss::forward(self, margins)
+    }
+}
+
+/// The objective of each run.
+#[derive(Debug, Clone)]
+pub enum Objective {
+    /// A binary margin loss, plus `γ/2 ‖S_m‖²` when `weight_decay > 0`.
+    Binary {
+        /// The loss.
+        loss: Arc<dyn MarginLoss>,
+        /// γ of the weight-decay baseline (0: none).
+        weight_decay: f64,
+        /// Sum instead of mean data term (weight-decay baseline).
+        sum_data_term: bool,
+    },
+    /// K-class logit-regularised loss (boxed: it is much larger than the binary variant).
+    MultiClass(Box<MultiClassLogitLoss>),
+}
+
+impl Objective {
+    /// Evaluates the objectives of `model` on rows of the problem's training set (all rows when
+    /// `rows` is `None`).
+    pub fn evaluate<M: LogitModel>(
+        &self,
+        model: &M,
+        problem: &Problem,
+        rows: Option<&Tensor<1, Int>>,
+    ) -> Result<LossOutput, ExperimentError> {
+        let x = match rows {
+            Some(idx) => problem.train_x.clone().select(0, idx.clone()),
+            None => problem.train_x.clone(),
+        };
+        let logits = model.logits(x);
+        let [n, m, _] = logits.dims();
+        match (self, &problem.labels) {
+            (
+                Objective::Binary {
+                    loss,
+                    weight_decay,
+                    sum_data_term,
+                },
+                Labels::Binary { train_column, .. },
+            ) => {
+                let y = match rows {
+                    Some(idx) => train_column.clone().select(0, idx.clone()),
+                    None => train_column.clone(),
+                };
+                let margins = logits.reshape([n, m]) * y;
+                let mut out = loss.forward(margins);
+                if *sum_data_term {
+                    out.mean = out.mean * (n as f64);
+                }
+                if *weight_decay > 0.0 {
+                    let norms = model.squared_weight_norms().ok_or_else(|| {
+                        ExperimentError::invalid(
+                            "loss.weight_decay",
+                            &weight_decay.to_string(),
+                            "0 for models without linear weights",
+                        )
+                    })?;
+                    out.mean = out.mean + norms * (0.5 * weight_decay);
+                }
+                Ok(out)
+            }
+            (Objective::MultiClass(loss), Labels::Classes { train_tensor, .. }) => {
+                let labels = match rows {
+                    Some(idx) => train_tensor.clone().select(0, idx.clone()),
+                    None => train_tensor.clone(),
+                };
+                Ok(loss.forward(logits, labels))
+            }
+            _ => Err(ExperimentError::Config {
+                key: "data.model".into(),
+                message: "the loss and the data disagree on binary versus multi-class".into(),
+            }),
+        }
+    }
+}
+
+/// The optimiser and its schedule.
+#[derive(Debug, Clone)]
+pub struct TrainSpec {
+    /// gd, adam or sgd.
+    pub optimizer: OptimizerName,
+    /// Learning rate of each run.
+    pub lr: Vec<f64>,
+    /// Maximum steps.
+    pub steps: u64,
+    /// Mini-batch size (sgd).
+    pub batch_size: usize,
+    /// Gradient-norm tolerance (0: off).
+    pub grad_tol: f64,
+    /// Adam (β₁, β₂, ε).
+    pub adam: (f64, f64, f64),
+    /// Seed of the mini-batch order.
+    pub seed: u64,
+}
+
+/// What the observer sees at a logging step.
+pub struct StepView<'a, M> {
+    /// Steps taken so far (0 = the initial model).
+    pub step: u64,
+    /// The model now.
+    pub model: &'a M,
+    /// Each run's objective at this step (before the update), NaN where unknown.
+    pub objective: &'a [f64],
+    /// Each run's divergence step, if it diverged.
+    pub diverged: &'a [Option<u64>],
+}
+
+/// How a training run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainOutcome {
+    /// Steps taken.
+    pub steps: u64,
+    /// Whether every run met the gradient tolerance.
+    pub converged: bool,
+    /// Per run: the step and loss at which its loss became non-finite.
+    pub diverged: Vec<Option<(u64, f64)>>,
+    /// The last gradient norms (linear models with a tolerance), per run.
+    pub gradient_norms: Option<Vec<f64>>,
+}
+
+/// Trains `model` on `problem` and returns it with the outcome. `observe` is called at every
+/// step for which `log_step(step)` is true, with the model before that step's update (step 0
+/// is the initial model; the final model is observed at `steps`).
+pub fn train<M: LogitModel>(
+    mut model: M,
+    problem: &Problem,
+    objective: &Objective,
+    spec: &TrainSpec,
+    mut log_step: impl FnMut(u64) -> bool,
+    mut observe: impl FnMut(&StepView<'_, M>),
+) -> Result<(M, TrainOutcome), ExperimentError> {
+    let runs = model.runs();
+    if spec.lr.len() != runs {
+        return Err(ExperimentError::invalid(
+            "train.lr",
+            &format!("{} values", spec.lr.len()),
+            "one per run",
+        ));
+    }
+    let lr_max = spec.lr.iter().copied().fold(0.0_f64, f64::max);
+    let scale: Vec<f64> = match spec.optimizer {
+        OptimizerName::Adam => vec![1.0; runs],
+        _ => spec.lr.iter().map(|l| l / lr_max).collect(),
+    };
+    let device = problem.train_x.device();
+    let scale_t = Tensor::<1>::from_data(TensorData::new(scale, [runs]), &device);
+    let mut optimizer = match spec.optimizer {
+        OptimizerName::Gd | OptimizerName::Sgd => SgdConfig::new().init(),
+        OptimizerName::Adam => AdamConfig::new()
+            .with_beta_1(spec.adam.0 as f32)
+            .with_beta_2(spec.adam.1 as f32)
+            .with_epsilon(spec.adam.2 as f32)
+            .init(),
+    };
+    let mut batch_rng = stream_rng(spec.seed, Stream::Batches { index: 0 });
+    let mut order: Vec<usize> = (0..problem.n).collect();
+    let mut cursor = problem.n;
+
+    let mut diverged: Vec<Option<(u64, f64)>> = vec![None; runs];
+    let mut gradient_norms = None;
+    let mut converged = false;
+    let mut step = 0;
+    loop {
+        let rows = match spec.optimizer {
+            OptimizerName::Sgd => {
+                if cursor + spec.batch_size > problem.n {
+                    order.shuffle(&mut batch_rng);
+                    cursor = 0;
+                }
+                let idx: Vec<i64> = order[cursor..cursor + spec.batch_size]
+                    .iter()
+                    .map(|&i| i as i64)
+                    .collect();
+                cursor += spec.batch_size;
+                Some(Tensor::<1, Int>::from_data(
+                    TensorData::new(idx, [spec.batch_size]),
+                    &device,
+                ))
+            }
+            _ => None,
+        };
+        let out = objective.evaluate(&model, problem, rows.as_ref())?;
+        let values = to_f64_vec(out.mean.clone());
+        for (run, &v) in values.iter().enumerate() {
+            if !v.is_finite() && diverged[run].is_none() {
+                diverged[run] = Some((step, v));
+            }
+        }
+        let done = step >= spec.steps || converged || diverged.iter().all(Option::is_some);
+        if log_step(step) || done {
+            let div: Vec<Option<u64>> = diverged.iter().map(|d| d.map(|(s, _)| s)).collect();
+            observe(&StepView {
+                step,
+                model: &model,
+                objective: &values,
+                diverged: &div,
+            });
+        }
+        if done {
+            break;
+        }
+        let total = (out.mean * scale_t.clone()).sum();
+        let grads = GradientsParams::from_grads(total.backward(), &model);
+        let norms = (spec.grad_tol > 0.0)
+            .then(|| model.run_gradient_norms(&grads))
+            .flatten();
+        if let Some(norms) = norms {
+            // Norms of the scaled gradient: undo the per-run scale c_m.
+            let unscaled: Vec<f64> = norms
+                .iter()
+                .zip(&spec.lr)
+                .map(|(g, l)| {
+                    if spec.optimizer == OptimizerName::Adam {
+                        *g
+                    } else {
+                        g * lr_max / l
+                    }
+                })
+                .collect();
+            converged = unscaled.iter().all(|&g| g <= spec.grad_tol);
+            gradient_norms = Some(unscaled);
+        }
+        if !converged {
+            model = optimizer.step(lr_max, model, grads);
+            step += 1;
+        }
+    }
+    Ok((
+        model,
+        TrainOutcome {
+            steps: step,
+            converged,
+            diverged,
+            gradient_norms,
+        },
+    ))
+}
+
+/// Replaces a linear classifier's weights (used to restart from a given point in tests and
+/// solvers).
+pub fn with_weights(mut model: LinearClassifier, w: Vec<f64>) -> LinearClassifier {
+    let device = model.weight.val().device();
+    let [d, cols] = model.weight.val().dims();
+    model.weight = Param::from_tensor(Tensor::from_data(TensorData::new(w, [d, cols]), &device));
+    model
+}

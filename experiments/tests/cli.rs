@@ -1,0 +1,255 @@
+//! The `experiments` binary end to end: outputs, exit codes, and bad input.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// A fresh directory under the system's temp dir, removed when dropped. (No `tempfile` crate:
+/// its dependencies would change the features of crates Burn shares, and every test build
+/// would then compile Burn a second time.)
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tempdir() -> std::io::Result<TempDir> {
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let path =
+        std::env::temp_dir().join(format!("logit-reg-cli-{}-{n}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&path)?;
+    Ok(TempDir(path))
+}
+
+fn experiments(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_experiments"))
+        .args(args)
+        .output()
+        .expect("binary runs")
+}
+
+fn tiny(out: &Path) -> Vec<String> {
+    [
+        "run",
+        "--quiet",
+        "--dtype",
+        "f64",
+        "--set",
+        "data.d=10",
+        "--set",
+        "data.n=30",
+        "--set",
+        "data.n_test=50",
+        "--set",
+        "train.steps=50",
+        "--set",
+        "loss.alpha=[0, 0.2]",
+        "--set",
+        "train.histogram_steps=[0, 50]",
+        "--out",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([out.display().to_string()])
+    .collect()
+}
+
+#[test]
+fn a_run_writes_every_result_file() {
+    let dir = tempdir().expect("tempdir");
+    let args = tiny(dir.path());
+    let out = experiments(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for file in [
+        "config.json",
+        "metrics.csv",
+        "timing.csv",
+        "histograms.csv",
+        "summary.json",
+    ] {
+        assert!(dir.path().join(file).exists(), "{file} missing");
+    }
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("summary.json")).expect("summary"),
+    )
+    .expect("json");
+    for key in [
+        "test_accuracy",
+        "train_accuracy",
+        "cos_e1",
+        "cos_lda",
+        "s1",
+        "weight_norm",
+        "train_logit_mean",
+        "train_logit_std",
+        "test_logit_mean",
+        "test_logit_std",
+        "z_star",
+        "steps",
+        "wall_seconds",
+        "diverged",
+    ] {
+        assert!(summary.get(key).is_some(), "summary lacks {key}");
+    }
+    assert_eq!(summary["steps"], 50);
+    assert_eq!(summary["diverged"], false);
+    assert_eq!(summary["runs"], 2);
+    let config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("config.json")).expect("config"),
+    )
+    .expect("json");
+    assert_eq!(config["dtype"], "f64");
+    assert_eq!(config["backend"], "flex");
+    assert_eq!(config["config"]["data"]["d"], 10);
+    assert!(config["crate_version"].is_string());
+    // metrics.csv: a header and one row per (logged step, run), first and last steps included.
+    let metrics = std::fs::read_to_string(dir.path().join("metrics.csv")).expect("metrics");
+    let lines: Vec<&str> = metrics.lines().collect();
+    assert!(lines[0].starts_with("step,run,objective"));
+    assert!(lines[1].starts_with("0,0,") && lines[2].starts_with("0,1,"));
+    assert!(lines.last().expect("rows").starts_with("50,1,"));
+}
+
+fn assert_rejected(extra: &[&str], key: &str) {
+    let dir = tempdir().expect("tempdir");
+    let mut args = tiny(dir.path());
+    let out_index = args.len() - 2;
+    for (i, e) in extra.iter().enumerate() {
+        args.insert(out_index + i, e.to_string());
+    }
+    let out = experiments(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{extra:?} was accepted");
+    assert!(
+        stderr.contains(key),
+        "{extra:?}: stderr does not name `{key}`: {stderr}"
+    );
+    assert!(
+        !dir.path().join("summary.json").exists(),
+        "{extra:?} left a summary"
+    );
+    assert!(
+        !dir.path().join("metrics.csv").exists(),
+        "{extra:?} left metrics"
+    );
+}
+
+#[test]
+fn bad_input_exits_non_zero_and_names_the_key() {
+    assert_rejected(&["--set", "data.bogus=1"], "bogus");
+    assert_rejected(&["--set", "nonsense=1"], "nonsense");
+    assert_rejected(&["--set", "data.d=\"many\""], "data.d");
+    assert_rejected(&["--set", "data.d=0"], "data.d");
+    assert_rejected(&["--set", "data.sigma_n=-1"], "data.sigma_n");
+    assert_rejected(&["--set", "data.noise=\"cauchy\""], "data.noise");
+    assert_rejected(
+        &["--set", "data.noise=\"student-t\"", "--set", "data.nu=1.5"],
+        "data.nu",
+    );
+    assert_rejected(&["--set", "loss.alpha=1.0"], "loss.alpha");
+    assert_rejected(&["--set", "loss.penalty=\"cubic\""], "loss.penalty");
+    assert_rejected(&["--set", "loss.penalty=\"none\""], "loss.alpha");
+    assert_rejected(&["--set", "train.lr=-0.1"], "train.lr");
+    assert_rejected(&["--set", "train.lr=[0.1, 0.2, 0.3]"], "train.lr");
+    assert_rejected(&["--set", "train.steps=0"], "train.steps");
+    assert_rejected(&["--set", "train.optimizer=\"lbfgs\""], "train.optimizer");
+    assert_rejected(
+        &["--set", "train.histogram_steps=[99]"],
+        "train.histogram_steps",
+    );
+    assert_rejected(&["--set", "novalue"], "novalue");
+    assert_rejected(&["--backend", "cuda"], "backend");
+    assert_rejected(&["--dtype", "f16"], "dtype");
+    assert_rejected(
+        &["--config", "/nonexistent/run.toml"],
+        "/nonexistent/run.toml",
+    );
+}
+
+#[test]
+fn a_malformed_config_file_is_rejected() {
+    let dir = tempdir().expect("tempdir");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[data]\nd = [\n").expect("write");
+    let out_dir = dir.path().join("out");
+    let out = experiments(&[
+        "run",
+        "--quiet",
+        "--config",
+        bad.to_str().expect("utf8"),
+        "--out",
+        out_dir.to_str().expect("utf8"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad.toml"));
+    assert!(!out_dir.join("summary.json").exists());
+}
+
+#[test]
+fn a_diverging_run_says_so_and_fails() {
+    let dir = tempdir().expect("tempdir");
+    let mut args = tiny(dir.path());
+    let out_index = args.len() - 2;
+    for (i, e) in ["--set", "train.lr=1e300", "--set", "loss.alpha=0.5"]
+        .iter()
+        .enumerate()
+    {
+        args.insert(out_index + i, e.to_string());
+    }
+    let out = experiments(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("diverged at step") && stderr.contains("learning rate 1e300"),
+        "{stderr}"
+    );
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("summary.json")).expect("summary written"),
+    )
+    .expect("json");
+    assert_eq!(summary["diverged"], true);
+    assert_eq!(summary["converged"], false);
+}
+
+#[test]
+fn help_documents_every_field_and_its_default() {
+    let out = experiments(&["run", "--help"]);
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for (key, _) in experiments::config::FIELDS {
+        assert!(help.contains(key), "--help lacks {key}");
+    }
+    assert!(help.contains("data.d") && help.contains("[1400]"));
+    assert!(help.contains("train.lr") && help.contains("[0.1]"));
+}
+
+#[test]
+fn every_example_config_parses() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
+    let mut count = 0;
+    for entry in std::fs::read_dir(&dir).expect("configs dir") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            experiments::config::RunConfig::load(Some(&path), &[])
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            count += 1;
+        }
+    }
+    assert!(count >= 5);
+}

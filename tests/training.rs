@@ -1,0 +1,363 @@
+//! Integration tests of the training loop against the paper's exact statements, at small
+//! sizes, in f64 on the default backend (one process, one precision: see the model tests).
+
+use std::sync::Arc;
+
+use burn::module::{Module, Param};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor, TensorData};
+use logit_reg::experiments::config::{OptimizerName, RunConfig};
+use logit_reg::experiments::metrics::MetricRow;
+use logit_reg::experiments::problem::Problem;
+use logit_reg::experiments::run::execute;
+use logit_reg::experiments::train::{LogitModel, MarginLoss, Objective, TrainSpec, train};
+use logit_reg::model::{
+    Backend, LinearClassifierConfig, LogitRegularizedLoss, LossOutput, Precision, Quadratic,
+    make_device, to_f64_vec,
+};
+
+fn device() -> Device {
+    make_device(Backend::Flex, Precision::F64)
+        .expect("flex f64")
+        .autodiff()
+}
+
+fn config(sets: &[&str]) -> RunConfig {
+    let mut all: Vec<String> = vec!["dtype=\"f64\"".into()];
+    all.extend(sets.iter().map(|s| s.to_string()));
+    RunConfig::load(None, &all).expect("valid config")
+}
+
+fn final_rows(rows: &[MetricRow]) -> Vec<MetricRow> {
+    let last = rows.iter().map(|r| r.step).max().expect("rows");
+    rows.iter().filter(|r| r.step == last).copied().collect()
+}
+
+#[test]
+fn threshold_solution_with_noiseless_features() {
+    // σ_f = 0, α = 0.2, λ = 20/60 < 1: GD converges to S = (z*/μ_f) e₁, all logits at z*.
+    let cfg = config(&[
+        "data.d=20",
+        "data.n=60",
+        "data.n_test=2000",
+        "data.sigma_f=0",
+        "loss.alpha=0.2",
+        "train.steps=200000",
+        "train.grad_tol=1e-11",
+    ]);
+    let result = execute(&cfg, false).expect("runs");
+    assert!(
+        result.outcome.converged,
+        "GD did not reach the gradient tolerance"
+    );
+    let z_star = logit_reg::model::target::quadratic_target(0.2)
+        .expect("ok")
+        .z_star;
+    let row = final_rows(&result.metrics)[0];
+    assert!(
+        (row.train_logit_mean - z_star).abs() < 1e-4,
+        "mean {} vs z* {z_star}",
+        row.train_logit_mean
+    );
+    // Every train logit within 1e-4 of z*: the mean is, and the std is ≤ 1e-4 / 3.
+    assert!(row.train_logit_std < 3e-5, "std {}", row.train_logit_std);
+    assert_eq!(row.test_accuracy, 1.0);
+    assert!(
+        (row.s1 - z_star / 1.0).abs() < 1e-4,
+        "S1 {} vs z*/μ_f {z_star}",
+        row.s1
+    );
+    assert!(row.s_perp_norm < 1e-4, "‖S⊥‖ {}", row.s_perp_norm);
+}
+
+/// A per-sample loss that is exactly quadratic in the signed logit: `ℓ(t) = (t − 1)²`.
+#[derive(Debug)]
+struct SquaredMarginLoss;
+
+impl MarginLoss for SquaredMarginLoss {
+    fn forward(&self, margins: Tensor<2>) -> LossOutput {
+        let [n, m] = margins.dims();
+        let per_sample = (margins.clone() - 1.0) * (margins - 1.0);
+        let mean = per_sample.clone().sum_dim(0).reshape([m]) * (1.0 / n as f64);
+        LossOutput { per_sample, mean }
+    }
+}
+
+#[test]
+fn quadratic_per_sample_loss_finds_the_empirical_lda_direction() {
+    // Cor. 3.3: with a quadratic per-sample loss and λ < 1 the minimiser is ∝ Σ̂⁻¹μ̂.
+    let dev = device();
+    let spn = config(&["data.d=15", "data.n=80", "data.n_test=100"])
+        .signal_noise()
+        .expect("valid");
+    let problem = Problem::binary(&spn, 3, &dev).expect("data");
+    let lda = problem.lda.clone().expect("N > d gives an LDA direction");
+    let model = LinearClassifierConfig::new(15).init(&dev).expect("model");
+    let objective = Objective::Binary {
+        loss: Arc::new(SquaredMarginLoss),
+        weight_decay: 0.0,
+        sum_data_term: false,
+    };
+    let spec = TrainSpec {
+        optimizer: OptimizerName::Gd,
+        lr: vec![0.1],
+        steps: 100_000,
+        batch_size: 80,
+        grad_tol: 1e-12,
+        adam: (0.9, 0.999, 1e-8),
+        seed: 0,
+    };
+    let (model, outcome) =
+        train(model, &problem, &objective, &spec, |_| false, |_| {}).expect("trains");
+    assert!(outcome.converged);
+    let s = model.linear_weights().expect("linear");
+    let cos = s.iter().zip(&lda).map(|(a, b)| a * b).sum::<f64>()
+        / (s.iter().map(|v| v * v).sum::<f64>().sqrt()
+            * lda.iter().map(|v| v * v).sum::<f64>().sqrt());
+    assert!(cos >= 0.9999, "cos(S, LDA) = {cos}");
+}
+
+#[test]
+fn unregularised_logits_and_norm_keep_growing() {
+    let cfg = config(&[
+        "data.d=30",
+        "data.n=40",
+        "data.n_test=500",
+        "data.sigma_f=0.2",
+        "loss.penalty=\"none\"",
+        "loss.alpha=0",
+        "train.steps=5000",
+        "train.log_points=30",
+    ]);
+    let result = execute(&cfg, false).expect("runs");
+    let rows: Vec<&MetricRow> = result.metrics.iter().filter(|r| r.step >= 100).collect();
+    assert!(rows.len() > 5);
+    for pair in rows.windows(2) {
+        assert!(
+            pair[1].weight_norm > pair[0].weight_norm,
+            "‖S‖ stopped growing at {}",
+            pair[1].step
+        );
+        assert!(
+            pair[1].train_logit_mean > pair[0].train_logit_mean,
+            "mean logit stopped growing"
+        );
+    }
+    assert_eq!(rows.last().expect("rows").train_accuracy, 1.0);
+}
+
+#[test]
+fn regularised_logits_cluster() {
+    let cfg = config(&[
+        "data.d=40",
+        "data.n=100",
+        "data.n_test=500",
+        "loss.alpha=[0, 0.2]",
+        "train.steps=4000",
+        "train.log_points=20",
+    ]);
+    let result = execute(&cfg, false).expect("runs");
+    let ratio = |r: &MetricRow| r.train_logit_std / r.train_logit_mean;
+    let at = |step: u64, run: usize| {
+        *result
+            .metrics
+            .iter()
+            .find(|r| r.step == step && r.run == run)
+            .expect("row")
+    };
+    let first_step = result
+        .metrics
+        .iter()
+        .map(|r| r.step)
+        .find(|&s| s > 0)
+        .expect("steps");
+    let early = at(first_step, 1);
+    let last = final_rows(&result.metrics);
+    // The coefficient of variation of the α = 0.2 logits falls during training.
+    assert!(
+        ratio(&last[1]) < ratio(&early),
+        "{} !< {}",
+        ratio(&last[1]),
+        ratio(&early)
+    );
+    // At the same step the α = 0.2 logits are much tighter than the α = 0 ones.
+    assert!(last[1].train_logit_std < 0.5 * last[0].train_logit_std);
+    // And their mean sits near z* (which the spread pulls below: μ* = z*/(1 + r²)).
+    assert!(last[1].train_logit_mean < last[1].z_star);
+}
+
+#[test]
+fn a_batch_of_runs_equals_single_runs() {
+    let base = [
+        "data.d=25",
+        "data.n=50",
+        "data.n_test=200",
+        "train.steps=300",
+        "train.init_std=0.1",
+    ];
+    let mut batch = base.to_vec();
+    batch.extend(["loss.alpha=[0, 0.1, 0.4]", "train.lr=[0.1, 0.05, 0.3]"]);
+    let batch = execute(&config(&batch), false).expect("batch");
+    for (run, (alpha, lr)) in [(0.0, 0.1), (0.1, 0.05), (0.4, 0.3)]
+        .into_iter()
+        .enumerate()
+    {
+        let mut single = base.to_vec();
+        let a = format!("loss.alpha={alpha}");
+        let l = format!("train.lr={lr}");
+        let i = format!("train.init_index={run}");
+        single.extend([a.as_str(), l.as_str(), i.as_str()]);
+        let single = execute(&config(&single), false).expect("single");
+        let b = final_rows(&batch.metrics)[run];
+        let s = final_rows(&single.metrics)[0];
+        for (x, y) in b.values().iter().zip(s.values()).skip(2) {
+            assert!(
+                (x - y).abs() <= 1e-10 * (1.0 + y.abs()) || (x.is_nan() && y.is_nan()),
+                "run {run}: batch {x} vs single {y}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_same_seed_gives_an_identical_metrics_csv() {
+    let sets = [
+        "data.d=20",
+        "data.n=30",
+        "data.n_test=100",
+        "train.steps=200",
+        "seed=5",
+    ];
+    let a = execute(&config(&sets), false).expect("a");
+    let b = execute(&config(&sets), false).expect("b");
+    let csv = |r: &logit_reg::experiments::run::RunResult| {
+        logit_reg::experiments::output::metrics_csv(&r.metrics)
+    };
+    assert_eq!(csv(&a), csv(&b));
+    let mut other = sets.to_vec();
+    other[4] = "seed=6";
+    assert_ne!(csv(&a), csv(&execute(&config(&other), false).expect("c")));
+}
+
+#[cfg(feature = "ndarray")]
+#[test]
+fn flex_and_ndarray_agree_in_f64() {
+    let sets = [
+        "data.d=20",
+        "data.n=40",
+        "data.n_test=200",
+        "train.steps=500",
+        "loss.alpha=[0, 0.3]",
+    ];
+    let flex = execute(&config(&sets), false).expect("flex");
+    let mut nd = sets.to_vec();
+    nd.push("backend=\"ndarray\"");
+    let nd = execute(&config(&nd), false).expect("ndarray");
+    for (a, b) in final_rows(&flex.metrics)
+        .iter()
+        .zip(final_rows(&nd.metrics))
+    {
+        for (x, y) in a.values().iter().zip(b.values()) {
+            assert!(
+                (x - y).abs() <= 1e-6 * (1.0 + y.abs()) || (x.is_nan() && y.is_nan()),
+                "{x} vs {y}"
+            );
+        }
+    }
+}
+
+/// A tiny two-layer MLP with M = 1 run: `z = w₂ᵀ relu(W₁ x + b₁)`.
+#[derive(Module, Debug)]
+struct Mlp {
+    hidden: Param<Tensor<2>>,
+    bias: Param<Tensor<1>>,
+    out: Param<Tensor<2>>,
+}
+
+impl LogitModel for Mlp {
+    fn logits(&self, x: Tensor<2>) -> Tensor<3> {
+        let [n, _] = x.dims();
+        let h = relu(x.matmul(self.hidden.val()) + self.bias.val().unsqueeze_dim(0));
+        h.matmul(self.out.val()).reshape([n, 1, 1])
+    }
+    fn runs(&self) -> usize {
+        1
+    }
+}
+
+#[test]
+fn the_loop_trains_a_nonlinear_model() {
+    // XOR-like labels y = sign(x₁ x₂) are not linearly separable; a 16-unit MLP fits them.
+    let dev = device();
+    let (n, d, h) = (200, 2, 16);
+    let x: Vec<f64> = (0..n * d)
+        .map(|i| ((i * 7919 % 1000) as f64 / 500.0) - 1.0)
+        .collect();
+    let y: Vec<f64> = (0..n)
+        .map(|i| {
+            if x[2 * i] * x[2 * i + 1] > 0.0 {
+                1.0
+            } else {
+                -1.0
+            }
+        })
+        .collect();
+    let train_set = logit_reg::data::BinaryDataset { n, d, x, y };
+    let problem = Problem::from_binary(&train_set, &train_set, &dev);
+    let init = |len: usize, seed: u64, scale: f64| {
+        (0..len)
+            .map(|i| scale * (((i as u64 * 2654435761 + seed) % 1000) as f64 / 500.0 - 1.0))
+            .collect::<Vec<_>>()
+    };
+    let param2 = |v: Vec<f64>, shape: [usize; 2]| {
+        Param::from_tensor(Tensor::from_data(TensorData::new(v, shape), &dev))
+    };
+    let mlp = Mlp {
+        hidden: param2(init(d * h, 1, 1.0), [d, h]),
+        bias: Param::from_tensor(Tensor::from_data(
+            TensorData::new(init(h, 2, 0.1), [h]),
+            &dev,
+        )),
+        out: param2(init(h, 3, 0.5), [h, 1]),
+    };
+    let loss =
+        LogitRegularizedLoss::new(Some(Arc::new(Quadratic)), vec![0.05], &dev).expect("loss");
+    let objective = Objective::Binary {
+        loss: Arc::new(loss),
+        weight_decay: 0.0,
+        sum_data_term: false,
+    };
+    let spec = TrainSpec {
+        optimizer: OptimizerName::Adam,
+        lr: vec![0.02],
+        steps: 1500,
+        batch_size: n,
+        grad_tol: 0.0,
+        adam: (0.9, 0.999, 1e-8),
+        seed: 0,
+    };
+    let mut objective_at = Vec::new();
+    let (mlp, _) = train(
+        mlp,
+        &problem,
+        &objective,
+        &spec,
+        |s| s % 500 == 0,
+        |v| objective_at.push(v.objective[0]),
+    )
+    .expect("trains");
+    let margins = to_f64_vec(mlp.logits(problem.train_x.clone()).reshape([n, 1]));
+    let acc = margins
+        .iter()
+        .zip(&train_set.y)
+        .filter(|(z, y)| *z * *y > 0.0)
+        .count() as f64
+        / n as f64;
+    assert!(acc >= 0.95, "MLP train accuracy {acc}");
+    // The objective falls between logging steps 0, 500, 1000 and 1500.
+    assert_eq!(objective_at.len(), 4);
+    assert!(
+        objective_at.windows(2).all(|w| w[1] < w[0]),
+        "{objective_at:?}"
+    );
+}
