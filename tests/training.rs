@@ -361,3 +361,105 @@ fn the_loop_trains_a_nonlinear_model() {
         "{objective_at:?}"
     );
 }
+
+#[test]
+fn sgd_with_full_batches_equals_gd() {
+    // With batch_size = N every mini-batch is the whole (reshuffled) training set, so SGD takes
+    // the GD steps up to the order of summation.
+    let base = [
+        "data.d=15",
+        "data.n=40",
+        "data.n_test=100",
+        "train.steps=200",
+        "loss.alpha=0.3",
+    ];
+    let gd = execute(&config(&base), false).expect("gd");
+    let mut sgd = base.to_vec();
+    sgd.extend(["train.optimizer=\"sgd\"", "train.batch_size=40"]);
+    let sgd = execute(&config(&sgd), false).expect("sgd");
+    let (a, b) = (final_rows(&gd.metrics)[0], final_rows(&sgd.metrics)[0]);
+    for (x, y) in a.values().iter().zip(b.values()) {
+        assert!(
+            (x - y).abs() <= 1e-10 * (1.0 + y.abs()) || (x.is_nan() && y.is_nan()),
+            "{x} vs {y}"
+        );
+    }
+    // Smaller batches still train.
+    let mut small = base.to_vec();
+    small.extend(["train.optimizer=\"sgd\"", "train.batch_size=8"]);
+    let small = execute(&config(&small), false).expect("sgd");
+    assert!(final_rows(&small.metrics)[0].train_loss < 0.9 * small.metrics[0].train_loss);
+}
+
+#[test]
+fn weight_decay_baseline_reaches_its_stationary_point() {
+    // At the minimiser of (1/N) Σ log(1 + e^{−t_i}) + γ/2 ‖S‖²: γ S = (1/N) Σ σ(−t_i) y_i x_i.
+    let dev = device();
+    let cfg = config(&[
+        "data.d=12",
+        "data.n=50",
+        "data.n_test=100",
+        "loss.penalty=\"none\"",
+        "loss.alpha=0",
+        "loss.weight_decay=0.2",
+        "train.steps=100000",
+        "train.grad_tol=1e-12",
+    ]);
+    let spn = cfg.signal_noise().expect("valid");
+    let problem = Problem::binary(&spn, cfg.seed, &dev).expect("data");
+    let loss = LogitRegularizedLoss::new(None, vec![0.0], &dev).expect("loss");
+    let objective = Objective::Binary {
+        loss: Arc::new(loss),
+        weight_decay: 0.2,
+        sum_data_term: false,
+    };
+    let spec = TrainSpec {
+        optimizer: OptimizerName::Gd,
+        lr: vec![0.1],
+        steps: 100_000,
+        batch_size: 50,
+        grad_tol: 1e-12,
+        adam: (0.9, 0.999, 1e-8),
+        seed: 0,
+    };
+    let model = LinearClassifierConfig::new(12).init(&dev).expect("model");
+    let (model, outcome) =
+        train(model, &problem, &objective, &spec, |_| false, |_| {}).expect("trains");
+    assert!(outcome.converged);
+    let s = model.linear_weights().expect("linear");
+    let data = spn.generate(cfg.seed).expect("data").train;
+    let mut rhs = vec![0.0; 12];
+    for i in 0..data.n {
+        let yx: Vec<f64> = data.row(i).iter().map(|v| v * data.y[i]).collect();
+        let t: f64 = yx.iter().zip(&s).map(|(a, b)| a * b).sum();
+        let w = logit_reg::model::target::sigmoid(-t) / data.n as f64;
+        rhs.iter_mut().zip(&yx).for_each(|(r, v)| *r += w * v);
+    }
+    for (sj, rj) in s.iter().zip(&rhs) {
+        assert!((0.2 * sj - rj).abs() < 1e-10, "γS = {} vs {}", 0.2 * sj, rj);
+    }
+}
+
+#[test]
+fn multiclass_logits_cluster_around_the_simplex_targets() {
+    let cfg = config(&[
+        "data.model=\"multiclass\"",
+        "data.k=4",
+        "data.d=12",
+        "data.n=200",
+        "data.n_test=400",
+        "data.sigma_f=0.1",
+        "loss.alpha=[0, 0.2]",
+        "train.steps=3000",
+    ]);
+    let result = execute(&cfg, false).expect("runs");
+    let last = final_rows(&result.metrics);
+    assert_eq!(last[1].train_accuracy, 1.0);
+    // The regularised gaps sit near Δ* and their vectors near the simplex targets; the
+    // unregularised ones keep growing past it.
+    assert!((last[1].train_logit_mean - last[1].z_star).abs() < 0.1 * last[1].z_star);
+    assert!(last[1].train_target_distance < 0.2 * last[1].z_star);
+    assert!(last[0].train_logit_mean > last[1].train_logit_mean);
+    let means = &result.summary["per_run"][1]["class_logit_means"];
+    assert_eq!(means.as_array().map(Vec::len), Some(4));
+}

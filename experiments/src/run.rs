@@ -267,7 +267,19 @@ pub fn train_and_measure<M: LogitModel>(
     }
     bar.finish_and_clear();
     let wall_seconds = start.elapsed().as_secs_f64();
-    let summary = summary_json(config, &metrics, &outcome, wall_seconds, metric_seconds, m);
+    let mut summary = summary_json(config, &metrics, &outcome, wall_seconds, metric_seconds, m);
+    if let crate::problem::Labels::Classes {
+        k, train: labels, ..
+    } = &problem.labels
+    {
+        let logits = to_f64_vec(model.valid().logits(problem.train_x_eval.clone()));
+        let means = class_logit_means(&logits, labels, m, *k);
+        if let Some(per_run) = summary.get_mut("per_run").and_then(Value::as_array_mut) {
+            for (entry, run_means) in per_run.iter_mut().zip(means) {
+                entry["class_logit_means"] = json!(run_means);
+            }
+        }
+    }
     Ok(RunResult {
         metrics,
         histograms: hist,
@@ -276,6 +288,32 @@ pub fn train_and_measure<M: LogitModel>(
         metric_seconds,
         summary,
     })
+}
+
+/// Per run, the mean train logit vector of each class: `[M][K][K]`, entry `[m][c][j]` is the
+/// mean of `z_j` over the samples of class c (the simplex targets put `z*` on the diagonal).
+pub fn class_logit_means(
+    logits: &[f64],
+    labels: &[usize],
+    m: usize,
+    k: usize,
+) -> Vec<Vec<Vec<f64>>> {
+    let mut sums = vec![vec![vec![0.0; k]; k]; m];
+    let mut counts = vec![0usize; k];
+    for (i, &y) in labels.iter().enumerate() {
+        counts[y] += 1;
+        for (run, sum) in sums.iter_mut().enumerate() {
+            for j in 0..k {
+                sum[y][j] += logits[(i * m + run) * k + j];
+            }
+        }
+    }
+    for sum in &mut sums {
+        for (c, row) in sum.iter_mut().enumerate() {
+            row.iter_mut().for_each(|v| *v /= counts[c].max(1) as f64);
+        }
+    }
+    sums
 }
 
 /// The keys every summary has (each a number for M = 1, a list over runs for M > 1).
