@@ -28,6 +28,62 @@ pub enum Command {
     /// config.json, metrics.csv, summary.json (and histograms.csv) to --out.
     #[command(after_long_help = fields_help())]
     Run(RunArgs),
+    /// Print the closed-form predictions (z*, loss floor, C², cos θ₁, accuracy, thresholds) for
+    /// one parameter point, as JSON.
+    Theory(TheoryArgs),
+}
+
+/// Arguments of `experiments theory`.
+#[derive(Debug, clap::Args)]
+pub struct TheoryArgs {
+    /// Aspect ratio λ = d/N.
+    #[arg(long, default_value_t = 0.7)]
+    pub lambda: f64,
+    /// Signal strength μ_f.
+    #[arg(long, default_value_t = 1.0)]
+    pub mu_f: f64,
+    /// Feature noise σ_f.
+    #[arg(long, default_value_t = 0.5)]
+    pub sigma_f: f64,
+    /// Orthogonal noise σ_n.
+    #[arg(long, default_value_t = 1.0)]
+    pub sigma_n: f64,
+    /// Regularisation strength α in (0, 1).
+    #[arg(long, default_value_t = 0.2)]
+    pub alpha: f64,
+}
+
+/// The closed-form predictions of `experiments theory`, as JSON. Quantities that need λ < 1
+/// are `null` otherwise.
+pub fn theory_json(args: &TheoryArgs) -> Result<serde_json::Value, ExperimentError> {
+    use logit_reg_model::{target, theory};
+    let quadratic = target::quadratic_target(args.alpha).map_err(ExperimentError::model)?;
+    let smoothing = target::label_smoothing_target(args.alpha).map_err(ExperimentError::model)?;
+    let below = args.lambda < 1.0;
+    let c2 = below
+        .then(|| theory::predicted_c2(args.lambda, args.mu_f, args.sigma_f))
+        .transpose();
+    let c2 = c2.map_err(ExperimentError::model)?;
+    let accuracy = below
+        .then(|| theory::predicted_accuracy(args.lambda, args.mu_f, args.sigma_f))
+        .transpose()
+        .map_err(ExperimentError::model)?;
+    Ok(serde_json::json!({
+        "inputs": {"lambda": args.lambda, "mu_f": args.mu_f, "sigma_f": args.sigma_f,
+                   "sigma_n": args.sigma_n, "alpha": args.alpha},
+        "quadratic": {"z_star": quadratic.z_star, "loss_floor": quadratic.loss_floor,
+                      "residual": quadratic.residual},
+        "label_smoothing": {"epsilon": args.alpha / 2.0, "z_star": smoothing.z_star,
+                            "loss_floor": smoothing.loss_floor},
+        "c2": c2,
+        "cos_theta1": c2.map(|c| theory::cosine_from_c2(c, args.sigma_n)),
+        "regularised_accuracy": accuracy,
+        "bayes_accuracy": if args.sigma_f > 0.0 {
+            logit_reg_data::stats::normal_cdf(args.mu_f / args.sigma_f)
+        } else { 1.0 },
+        "critical_lambda": {"regularised": theory::critical_aspect_ratio(true),
+                            "unregularised": theory::critical_aspect_ratio(false)},
+    }))
 }
 
 /// Arguments of `experiments run`.
@@ -99,6 +155,9 @@ pub fn main_with(args: impl IntoIterator<Item = String>) -> ExitCode {
                 );
                 println!("results in {}", args.out.display());
             })
+        }),
+        Command::Theory(args) => theory_json(args).map(|v| {
+            println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         }),
     };
     match result {

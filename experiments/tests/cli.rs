@@ -253,3 +253,21 @@ fn every_example_config_parses() {
     }
     assert!(count >= 5);
 }
+
+#[test]
+fn theory_prints_the_closed_forms() {
+    let out = experiments(&["theory", "--lambda", "0.7", "--alpha", "0.2"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    // ε = 0.1 → z* = log 9; A(0.7) ≈ 0.8439 for μ_f = 1, σ_f = 0.5 (hand-computed in the
+    // model's theory tests).
+    assert!((v["label_smoothing"]["z_star"].as_f64().expect("number") - 9f64.ln()).abs() < 1e-12);
+    assert!((v["regularised_accuracy"].as_f64().expect("number") - 0.8439).abs() < 1e-4);
+    let bad = experiments(&["theory", "--alpha", "1.5"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("loss.alpha"));
+}

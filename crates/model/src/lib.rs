@@ -31,6 +31,7 @@ pub mod linear;
 pub mod loss;
 pub mod penalty;
 pub mod target;
+pub mod theory;
 
 pub use device::{Backend, Precision, make_device, to_f64_vec};
 pub use error::ModelError;
