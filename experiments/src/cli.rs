@@ -28,9 +28,35 @@ pub enum Command {
     /// config.json, metrics.csv, summary.json (and histograms.csv) to --out.
     #[command(after_long_help = fields_help())]
     Run(RunArgs),
+    /// Run a sweep: a TOML grid over config fields (see `experiments::sweep`), batched where runs
+    /// share data, resumable; writes OUT/index.csv and OUT/batches/*.
+    Sweep(SweepArgs),
     /// Print the closed-form predictions (z*, loss floor, C², cos θ₁, accuracy, thresholds) for
     /// one parameter point, as JSON.
     Theory(TheoryArgs),
+}
+
+/// Arguments of `experiments sweep`.
+#[derive(Debug, clap::Args)]
+pub struct SweepArgs {
+    /// The sweep file: `[base]` (a run config) and `[grid]` (dotted key = [values]).
+    #[arg(long)]
+    pub spec: PathBuf,
+    /// Extra overrides applied to every run, e.g. --set train.steps=100.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+    /// Compute backend for every run.
+    #[arg(long)]
+    pub backend: Option<String>,
+    /// Float precision for every run.
+    #[arg(long)]
+    pub dtype: Option<String>,
+    /// Retrain every batch, even those whose results are complete.
+    #[arg(long)]
+    pub no_resume: bool,
+    /// Output directory.
+    #[arg(long)]
+    pub out: PathBuf,
 }
 
 /// Arguments of `experiments theory`.
@@ -120,6 +146,35 @@ pub fn resolve_run_config(args: &RunArgs) -> Result<RunConfig, ExperimentError> 
     RunConfig::load(args.config.as_deref(), &overrides)
 }
 
+fn run_sweep_command(args: &SweepArgs, quiet: bool) -> Result<(), ExperimentError> {
+    let spec = crate::sweep::SweepSpec::load(&args.spec)?;
+    let mut extra = args.overrides.clone();
+    if let Some(b) = &args.backend {
+        logit_reg_model::Backend::parse(b).map_err(ExperimentError::model)?;
+        extra.push(format!("backend=\"{b}\""));
+    }
+    if let Some(d) = &args.dtype {
+        logit_reg_model::Precision::parse(d).map_err(ExperimentError::model)?;
+        extra.push(format!("dtype=\"{d}\""));
+    }
+    let report = crate::sweep::run_sweep(&spec, &extra, &args.out, !args.no_resume, !quiet)?;
+    println!(
+        "{} runs ({} batches trained, {} skipped as complete, {} runs diverged); index: {}",
+        report.runs,
+        report.trained,
+        report.skipped,
+        report.diverged,
+        report.index.display()
+    );
+    if report.diverged > 0 {
+        eprintln!(
+            "warning: {} runs diverged (see the `diverged` column)",
+            report.diverged
+        );
+    }
+    Ok(())
+}
+
 fn init_logging(quiet: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(if quiet { "warn" } else { "info" })
@@ -156,6 +211,7 @@ pub fn main_with(args: impl IntoIterator<Item = String>) -> ExitCode {
                 println!("results in {}", args.out.display());
             })
         }),
+        Command::Sweep(args) => run_sweep_command(args, cli.quiet),
         Command::Theory(args) => theory_json(args).map(|v| {
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         }),

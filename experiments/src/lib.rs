@@ -4,7 +4,9 @@
 //! - [`problem`]: a data set on a device, with the Fisher and empirical LDA directions;
 //! - [`train`]: the autodiff training loop over any [`train::LogitModel`], M runs at once;
 //! - [`metrics`]: the paper's metrics at log-spaced steps, logit histograms;
-//! - [`run`]: one configured run from config to result files; [`cli`]: the command line.
+//! - [`run`]: one configured run from config to result files;
+//! - [`sweep`]: grids of runs, batched where they share data, resumable;
+//! - [`cli`]: the command line.
 //!
 //! # Example: two runs (α = 0 and α = 0.2) in one batch
 //!
@@ -27,6 +29,7 @@ pub mod metrics;
 pub mod output;
 pub mod problem;
 pub mod run;
+pub mod sweep;
 pub mod train;
 
 pub use error::ExperimentError;

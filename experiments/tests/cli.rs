@@ -271,3 +271,114 @@ fn theory_prints_the_closed_forms() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("loss.alpha"));
 }
+
+const SWEEP: &str = r#"
+[base]
+seed = 1
+dtype = "f64"
+data = { d = 8, n = 24, n_test = 60 }
+train = { steps = 40, log_points = 5 }
+
+[grid]
+"data.sigma_n" = [0.5, 2.0]
+"loss.alpha" = [0.0, 0.1, 0.3]
+seed = [1, 2]
+"#;
+
+#[test]
+fn a_sweep_batches_shared_data_writes_an_index_and_resumes() {
+    let dir = tempdir().expect("tempdir");
+    let spec_path = dir.path().join("sweep.toml");
+    std::fs::write(&spec_path, SWEEP).expect("write");
+    let out = dir.path().join("out");
+    let args = [
+        "sweep",
+        "--quiet",
+        "--spec",
+        spec_path.to_str().expect("utf8"),
+        "--out",
+        out.to_str().expect("utf8"),
+    ];
+    let first = experiments(&args);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    // 2 σ_n × 2 seeds = 4 batches of 3 runs (the α values share their data).
+    assert!(
+        stdout.contains("12 runs (4 batches trained, 0 skipped"),
+        "{stdout}"
+    );
+    let index = std::fs::read_to_string(out.join("index.csv")).expect("index");
+    let lines: Vec<&str> = index.lines().collect();
+    assert_eq!(lines.len(), 13);
+    assert!(lines[0].starts_with("batch,run,data.sigma_n,loss.alpha,seed,test_accuracy"));
+    assert!(lines[1].starts_with("b0000,0,0.5,0.0,1,"), "{}", lines[1]);
+    assert!(lines[3].starts_with("b0000,2,0.5,0.3,1,"), "{}", lines[3]);
+    // A batch's run equals the same run trained alone (per-run α in one batch).
+    let batch_summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("batches/b0000/summary.json")).expect("summary"),
+    )
+    .expect("json");
+    assert_eq!(batch_summary["runs"], 3);
+
+    // Rerunning skips everything; removing one batch's summary retrains only that batch.
+    let second = experiments(&args);
+    assert!(String::from_utf8_lossy(&second.stdout).contains("0 batches trained, 4 skipped"));
+    std::fs::remove_file(out.join("batches/b0002/summary.json")).expect("remove");
+    let third = experiments(&args);
+    assert!(String::from_utf8_lossy(&third.stdout).contains("1 batches trained, 3 skipped"));
+    assert_eq!(
+        std::fs::read_to_string(out.join("index.csv")).expect("index"),
+        index
+    );
+}
+
+#[test]
+fn a_bad_sweep_names_its_key() {
+    let dir = tempdir().expect("tempdir");
+    for (text, key) in [
+        ("[grid]\n\"data.d\" = []\n", "grid.data.d"),
+        ("[grid]\n\"data.bogus\" = [1]\n", "bogus"),
+        ("[grid]\n\"loss.alpha\" = [2.0]\n", "loss.alpha"),
+        ("[extra]\nx = 1\n", "extra"),
+    ] {
+        let spec_path = dir.path().join("bad.toml");
+        std::fs::write(&spec_path, text).expect("write");
+        let out = dir.path().join("out");
+        let result = experiments(&[
+            "sweep",
+            "--quiet",
+            "--spec",
+            spec_path.to_str().expect("utf8"),
+            "--out",
+            out.to_str().expect("utf8"),
+        ]);
+        assert_eq!(result.status.code(), Some(2), "{text}");
+        assert!(
+            String::from_utf8_lossy(&result.stderr).contains(key),
+            "{text}"
+        );
+        assert!(!out.join("index.csv").exists());
+    }
+}
+
+#[test]
+fn every_example_sweep_expands() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("sweeps");
+    let mut count = 0;
+    for entry in std::fs::read_dir(&dir).expect("sweeps dir") {
+        let path = entry.expect("entry").path();
+        let spec = experiments::sweep::SweepSpec::load(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let batches = spec
+            .batches(&[])
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let runs: usize = batches.iter().map(|b| b.points.len()).sum();
+        assert_eq!(runs, spec.points().len());
+        count += 1;
+    }
+    assert!(count >= 1);
+}
