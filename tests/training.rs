@@ -28,6 +28,25 @@ fn config(sets: &[&str]) -> RunConfig {
     RunConfig::load(None, &all).expect("valid config")
 }
 
+/// Full-batch training to a gradient tolerance, with one learning rate.
+fn spec(
+    optimizer: OptimizerName,
+    lr: f64,
+    steps: u64,
+    batch_size: usize,
+    grad_tol: f64,
+) -> TrainSpec {
+    TrainSpec {
+        optimizer,
+        lr: vec![lr],
+        steps,
+        batch_size,
+        grad_tol,
+        adam: (0.9, 0.999, 1e-8),
+        seed: 0,
+    }
+}
+
 fn final_rows(rows: &[MetricRow]) -> Vec<MetricRow> {
     let last = rows.iter().map(|r| r.step).max().expect("rows");
     rows.iter().filter(|r| r.step == last).copied().collect()
@@ -98,15 +117,7 @@ fn quadratic_per_sample_loss_finds_the_empirical_lda_direction() {
         weight_decay: 0.0,
         sum_data_term: false,
     };
-    let spec = TrainSpec {
-        optimizer: OptimizerName::Gd,
-        lr: vec![0.1],
-        steps: 100_000,
-        batch_size: 80,
-        grad_tol: 1e-12,
-        adam: (0.9, 0.999, 1e-8),
-        seed: 0,
-    };
+    let spec = spec(OptimizerName::Gd, 0.1, 100_000, 80, 1e-12);
     let (model, outcome) =
         train(model, &problem, &objective, &spec, |_| false, |_| {}).expect("trains");
     assert!(outcome.converged);
@@ -327,15 +338,7 @@ fn the_loop_trains_a_nonlinear_model() {
         weight_decay: 0.0,
         sum_data_term: false,
     };
-    let spec = TrainSpec {
-        optimizer: OptimizerName::Adam,
-        lr: vec![0.02],
-        steps: 1500,
-        batch_size: n,
-        grad_tol: 0.0,
-        adam: (0.9, 0.999, 1e-8),
-        seed: 0,
-    };
+    let spec = spec(OptimizerName::Adam, 0.02, 1500, n, 0.0);
     let mut objective_at = Vec::new();
     let (mlp, _) = train(
         mlp,
@@ -413,15 +416,7 @@ fn weight_decay_baseline_reaches_its_stationary_point() {
         weight_decay: 0.2,
         sum_data_term: false,
     };
-    let spec = TrainSpec {
-        optimizer: OptimizerName::Gd,
-        lr: vec![0.1],
-        steps: 100_000,
-        batch_size: 50,
-        grad_tol: 1e-12,
-        adam: (0.9, 0.999, 1e-8),
-        seed: 0,
-    };
+    let spec = spec(OptimizerName::Gd, 0.1, 100_000, 50, 1e-12);
     let model = LinearClassifierConfig::new(12).init(&dev).expect("model");
     let (model, outcome) =
         train(model, &problem, &objective, &spec, |_| false, |_| {}).expect("trains");

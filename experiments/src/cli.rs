@@ -132,31 +132,41 @@ pub struct RunArgs {
     pub out: PathBuf,
 }
 
+/// `--set` overrides followed by the checked `--backend` and `--dtype` flags.
+fn with_device_flags(
+    overrides: &[String],
+    backend: Option<&str>,
+    dtype: Option<&str>,
+) -> Result<Vec<String>, ExperimentError> {
+    let mut all = overrides.to_vec();
+    if let Some(b) = backend {
+        logit_reg_model::Backend::parse(b).map_err(ExperimentError::model)?;
+        all.push(format!("backend=\"{b}\""));
+    }
+    if let Some(d) = dtype {
+        logit_reg_model::Precision::parse(d).map_err(ExperimentError::model)?;
+        all.push(format!("dtype=\"{d}\""));
+    }
+    Ok(all)
+}
+
 /// Resolves the config of `experiments run`: file, then `--set`s, then `--backend`/`--dtype`.
 pub fn resolve_run_config(args: &RunArgs) -> Result<RunConfig, ExperimentError> {
-    let mut overrides = args.overrides.clone();
-    if let Some(b) = &args.backend {
-        logit_reg_model::Backend::parse(b).map_err(ExperimentError::model)?;
-        overrides.push(format!("backend=\"{b}\""));
-    }
-    if let Some(d) = &args.dtype {
-        logit_reg_model::Precision::parse(d).map_err(ExperimentError::model)?;
-        overrides.push(format!("dtype=\"{d}\""));
-    }
+    let overrides = with_device_flags(
+        &args.overrides,
+        args.backend.as_deref(),
+        args.dtype.as_deref(),
+    )?;
     RunConfig::load(args.config.as_deref(), &overrides)
 }
 
 fn run_sweep_command(args: &SweepArgs, quiet: bool) -> Result<(), ExperimentError> {
     let spec = crate::sweep::SweepSpec::load(&args.spec)?;
-    let mut extra = args.overrides.clone();
-    if let Some(b) = &args.backend {
-        logit_reg_model::Backend::parse(b).map_err(ExperimentError::model)?;
-        extra.push(format!("backend=\"{b}\""));
-    }
-    if let Some(d) = &args.dtype {
-        logit_reg_model::Precision::parse(d).map_err(ExperimentError::model)?;
-        extra.push(format!("dtype=\"{d}\""));
-    }
+    let extra = with_device_flags(
+        &args.overrides,
+        args.backend.as_deref(),
+        args.dtype.as_deref(),
+    )?;
     let report = crate::sweep::run_sweep(&spec, &extra, &args.out, !args.no_resume, !quiet)?;
     println!(
         "{} runs ({} batches trained, {} skipped as complete, {} runs diverged); index: {}",

@@ -349,7 +349,8 @@ pub const FIELDS: &[(&str, &str)] = &[
     ("train.histogram_bins", "bins per histogram >= 1"),
 ];
 
-fn set_dotted(
+/// Sets the dotted `key` (e.g. `data.sigma_n`) in a TOML table, creating sub-tables.
+pub fn set_dotted(
     table: &mut toml::Table,
     key: &str,
     value: toml::Value,

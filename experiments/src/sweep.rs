@@ -26,7 +26,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
 
 use crate::ExperimentError;
-use crate::config::RunConfig;
+use crate::config::{RunConfig, set_dotted};
 use crate::output::{write_atomic, write_json};
 use crate::run::{SUMMARY_METRICS, resolved_config, run_to_dir};
 
@@ -54,25 +54,6 @@ pub struct Batch {
     pub config: RunConfig,
     /// Per run in the batch: the grid key → value pairs.
     pub points: Vec<GridPoint>,
-}
-
-fn set_dotted(table: &mut toml::Table, key: &str, value: toml::Value) {
-    let mut parts: Vec<&str> = key.split('.').collect();
-    let last = parts.pop().unwrap_or_default();
-    let mut current = table;
-    for part in parts {
-        let entry = current
-            .entry(part.to_string())
-            .or_insert_with(|| toml::Value::Table(Default::default()));
-        if !entry.is_table() {
-            *entry = toml::Value::Table(Default::default());
-        }
-        current = match entry {
-            toml::Value::Table(t) => t,
-            _ => unreachable!("just made a table"),
-        };
-    }
-    current.insert(last.to_string(), value);
 }
 
 impl SweepSpec {
@@ -158,10 +139,10 @@ impl SweepSpec {
             let mut table = self.base.clone();
             for assignment in extra {
                 let (key, value) = crate::config::parse_override(assignment)?;
-                set_dotted(&mut table, &key, value);
+                set_dotted(&mut table, &key, value)?;
             }
             for (key, value) in &shared {
-                set_dotted(&mut table, key, value.clone());
+                set_dotted(&mut table, key, value.clone())?;
             }
             for key in BATCHED_KEYS {
                 let gridded = members[0].iter().any(|(k, _)| k == key);
@@ -177,7 +158,7 @@ impl SweepSpec {
                     })
                     .collect::<Result<_, _>>()?;
                 let list = toml::Value::Array(values.into_iter().map(toml::Value::Float).collect());
-                set_dotted(&mut table, key, list);
+                set_dotted(&mut table, key, list)?;
             }
             let config = RunConfig::from_table(table)?;
             batches.push(Batch {

@@ -1,10 +1,9 @@
-use rand::RngExt;
 use rand_chacha::ChaCha12Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use crate::error::check_usize;
-use crate::signal_noise::draw_classes;
+use crate::signal_noise::BinaryLabels;
 use crate::stats::{cholesky, cholesky_solve, normal_cdf};
 use crate::{
     BinaryDataset, BinaryPopulation, BinarySplit, DataError, LabelScheme, Stream, stream_rng,
@@ -87,19 +86,12 @@ impl GaussianClasses {
         let l = self.factor()?;
         let d = self.mean.len();
         let diagonal = matches!(self.covariance, Covariance::Diagonal(_));
-        let balanced = match self.labels {
-            LabelScheme::Balanced => Some(draw_classes(LabelScheme::Balanced, n, 2, rng)),
-            LabelScheme::Iid => None,
-        };
+        let labels = BinaryLabels::new(self.labels, n, rng);
         let mut x = Vec::with_capacity(n * d);
         let mut y = Vec::with_capacity(n);
         let mut z = vec![0.0; d];
         for i in 0..n {
-            let class = match &balanced {
-                Some(classes) => classes[i],
-                None => usize::from(rng.random_bool(0.5)),
-            };
-            let label = if class == 0 { 1.0 } else { -1.0 };
+            let label = labels.label(i, rng);
             y.push(label);
             z.iter_mut().for_each(|v| *v = StandardNormal.sample(rng));
             for j in 0..d {

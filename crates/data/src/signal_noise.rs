@@ -137,6 +137,28 @@ pub(crate) fn draw_classes(
     }
 }
 
+/// Binary labels drawn sample by sample: a balanced scheme shuffles its ±1 vector up front
+/// (from the same stream), an iid scheme draws each label just before its sample's noise.
+pub(crate) struct BinaryLabels(Option<Vec<usize>>);
+
+impl BinaryLabels {
+    pub(crate) fn new(scheme: LabelScheme, n: usize, rng: &mut ChaCha12Rng) -> Self {
+        match scheme {
+            LabelScheme::Balanced => Self(Some(draw_classes(LabelScheme::Balanced, n, 2, rng))),
+            LabelScheme::Iid => Self(None),
+        }
+    }
+
+    /// The label of sample `i`: class 0 is `+1` (so a balanced odd n has one extra `+1`).
+    pub(crate) fn label(&self, i: usize, rng: &mut ChaCha12Rng) -> f64 {
+        let class = match &self.0 {
+            Some(classes) => classes[i],
+            None => usize::from(rng.random_bool(0.5)),
+        };
+        if class == 0 { 1.0 } else { -1.0 }
+    }
+}
+
 /// The paper's binary signal-plus-noise model (paper.md §2):
 ///
 /// `x = y μ_f e₁ + σ_f ξ_f e₁ + σ_n ξ_⊥`
@@ -190,18 +212,11 @@ impl SignalPlusNoise {
         self.validate()?;
         let sampler = NoiseSampler::new(self.noise)?;
         let d = self.d;
-        let balanced = match self.labels {
-            LabelScheme::Balanced => Some(draw_classes(LabelScheme::Balanced, n, 2, rng)),
-            LabelScheme::Iid => None,
-        };
+        let labels = BinaryLabels::new(self.labels, n, rng);
         let mut x = Vec::with_capacity(n * d);
         let mut y = Vec::with_capacity(n);
         for i in 0..n {
-            let class = match &balanced {
-                Some(classes) => classes[i],
-                None => usize::from(rng.random_bool(0.5)),
-            };
-            let label = if class == 0 { 1.0 } else { -1.0 };
+            let label = labels.label(i, rng);
             y.push(label);
             x.push(label * self.mu_f + self.sigma_f * sampler.sample(rng));
             for _ in 1..d {
@@ -230,19 +245,13 @@ impl SignalPlusNoise {
         if self.noise != Noise::Gaussian {
             return None;
         }
-        let num = s1 * self.mu_f;
-        let den = (s1 * s1 * self.sigma_f * self.sigma_f
-            + s_perp_norm * s_perp_norm * self.sigma_n * self.sigma_n)
-            .sqrt();
-        Some(if den > 0.0 {
-            normal_cdf(num / den)
-        } else if num > 0.0 {
-            1.0
-        } else if num < 0.0 {
-            0.0
-        } else {
-            0.5
-        })
+        Some(crate::stats::signal_noise_accuracy(
+            s1,
+            s_perp_norm,
+            self.mu_f,
+            self.sigma_f,
+            self.sigma_n,
+        ))
     }
 }
 

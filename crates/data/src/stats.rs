@@ -13,6 +13,24 @@ pub fn normal_pdf(x: f64) -> f64 {
     (-0.5 * x * x).exp() / (2.0 * std::f64::consts::PI).sqrt()
 }
 
+/// The Gaussian signal-plus-noise accuracy of a linear classifier with components `s1` along
+/// `e₁` and `s_perp` (norm) orthogonal to it (paper Eq. 5):
+/// `Φ( s1 μ_f / √(s1² σ_f² + s_perp² σ_n²) )`. A zero denominator gives 1, ½ or 0 by the sign of
+/// `s1 μ_f`.
+pub fn signal_noise_accuracy(s1: f64, s_perp: f64, mu_f: f64, sigma_f: f64, sigma_n: f64) -> f64 {
+    let num = s1 * mu_f;
+    let den = (s1 * s1 * sigma_f * sigma_f + s_perp * s_perp * sigma_n * sigma_n).sqrt();
+    if den > 0.0 {
+        normal_cdf(num / den)
+    } else if num > 0.0 {
+        1.0
+    } else if num < 0.0 {
+        0.0
+    } else {
+        0.5
+    }
+}
+
 /// Lower Cholesky factor `L` (row-major `[d, d]`) with `Σ = L Lᵀ`.
 ///
 /// Returns [`DataError::NotPositiveDefinite`] naming `field` when `sigma` is not symmetric

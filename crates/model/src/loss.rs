@@ -99,6 +99,12 @@ fn alpha_row(alpha: &[f64], device: &Device) -> Tensor<2> {
     Tensor::from_data(TensorData::new(alpha.to_vec(), [1, alpha.len()]), device)
 }
 
+/// `(1 − α_m)·ce + α_m·f`, with α a `[1, M]` row broadcast over the samples.
+fn mix(ce: Tensor<2>, f: Tensor<2>, alpha_row: &Tensor<2>) -> Tensor<2> {
+    let alpha = alpha_row.clone().to_device(&ce.device());
+    ce * (alpha.clone() * -1.0 + 1.0) + f * alpha
+}
+
 /// Configuration of a [`LogitRegularizedLoss`] (binary) or [`MultiClassLogitLoss`].
 #[derive(Config, Debug)]
 pub struct LogitLossConfig {
@@ -167,11 +173,7 @@ impl LogitRegularizedLoss {
         let ce = binary_cross_entropy(margins.clone());
         let per_sample = match &self.penalty {
             None => ce,
-            Some(penalty) => {
-                let alpha = self.alpha_row.clone().to_device(&margins.device());
-                let f = penalty.apply(margins);
-                ce * (alpha.clone() * -1.0 + 1.0) + f * alpha
-            }
+            Some(penalty) => mix(ce, penalty.apply(margins), &self.alpha_row),
         };
         let mean = mean_over_samples(per_sample.clone());
         LossOutput { per_sample, mean }
@@ -218,10 +220,7 @@ impl MultiClassLogitLoss {
         let ce = softmax_cross_entropy(logits.clone(), labels);
         let per_sample = match &self.penalty {
             None => ce,
-            Some(penalty) => {
-                let alpha = self.alpha_row.clone().to_device(&logits.device());
-                ce * (alpha.clone() * -1.0 + 1.0) + penalty.apply(logits) * alpha
-            }
+            Some(penalty) => mix(ce, penalty.apply(logits), &self.alpha_row),
         };
         let mean = mean_over_samples(per_sample.clone());
         LossOutput { per_sample, mean }

@@ -25,18 +25,8 @@ use crate::error::check_f64;
 /// Paper Eq. 5: the Gaussian test accuracy of a classifier whose cosine with `e₁` is `rho`.
 /// A zero denominator (ρ = 1 and σ_f = 0) gives accuracy 1 for ρ μ_f > 0.
 pub fn accuracy_from_cosine(rho: f64, mu_f: f64, sigma_f: f64, sigma_n: f64) -> f64 {
-    let num = rho * mu_f;
-    let den =
-        (rho * rho * sigma_f * sigma_f + (1.0 - rho * rho).max(0.0) * sigma_n * sigma_n).sqrt();
-    if den > 0.0 {
-        normal_cdf(num / den)
-    } else if num > 0.0 {
-        1.0
-    } else if num < 0.0 {
-        0.0
-    } else {
-        0.5
-    }
+    let perp = (1.0 - rho * rho).max(0.0).sqrt();
+    logit_reg_data::stats::signal_noise_accuracy(rho, perp, mu_f, sigma_f, sigma_n)
 }
 
 /// Paper Eq. 4: `cos θ₁ = (1 + C²/σ_n²)^{−1/2}`.
