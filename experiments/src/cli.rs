@@ -31,6 +31,9 @@ pub enum Command {
     /// Run a sweep: a TOML grid over config fields (see `experiments::sweep`), batched where runs
     /// share data, resumable; writes OUT/index.csv and OUT/batches/*.
     Sweep(SweepArgs),
+    /// Time the full-batch GD step (ms/step, GB/s of X read, GFLOP/s) and probe the machine's
+    /// memory bandwidth and GEMM rate; prints a Markdown table. One precision per invocation.
+    Bench(BenchArgs),
     /// Print the closed-form predictions (z*, loss floor, C², cos θ₁, accuracy, thresholds) for
     /// one parameter point, as JSON.
     Theory(TheoryArgs),
@@ -57,6 +60,109 @@ pub struct SweepArgs {
     /// Output directory.
     #[arg(long)]
     pub out: PathBuf,
+}
+
+/// Arguments of `experiments bench`.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Compute backend.
+    #[arg(long, default_value = "flex")]
+    pub backend: String,
+    /// Float precision.
+    #[arg(long, default_value = "f32")]
+    pub dtype: String,
+    /// Problem sizes N x d, comma-separated.
+    #[arg(long, default_value = "2000x1400,2000x3000")]
+    pub sizes: String,
+    /// Runs per batch M, comma-separated.
+    #[arg(long, default_value = "1,8,32")]
+    pub runs: String,
+    /// Untimed steps first.
+    #[arg(long, default_value_t = 5)]
+    pub warmup: u64,
+    /// Timed steps (the median is reported).
+    #[arg(long, default_value_t = 30)]
+    pub iters: u64,
+}
+
+fn parse_list<T: std::str::FromStr>(flag: &str, text: &str) -> Result<Vec<T>, ExperimentError> {
+    text.split(',')
+        .map(|s| s.trim().parse::<T>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| {
+            ExperimentError::invalid(flag, text, "a comma-separated list of positive integers")
+        })
+}
+
+fn run_bench(args: &BenchArgs) -> Result<(), ExperimentError> {
+    use crate::bench::{gemm_probe, memory_bandwidth_probe, time_gd_step};
+    let backend = logit_reg_model::Backend::parse(&args.backend).map_err(ExperimentError::model)?;
+    let precision =
+        logit_reg_model::Precision::parse(&args.dtype).map_err(ExperimentError::model)?;
+    let mut sizes = Vec::new();
+    for item in args.sizes.split(',') {
+        let parsed = item
+            .trim()
+            .split_once('x')
+            .and_then(|(n, d)| Some((n.parse().ok()?, d.parse().ok()?)));
+        match parsed {
+            Some((n, d)) if n > 0 && d > 0 => sizes.push((n, d)),
+            _ => {
+                return Err(ExperimentError::invalid(
+                    "--sizes",
+                    item,
+                    "NxD with N, D >= 1, e.g. 2000x1400",
+                ));
+            }
+        }
+    }
+    let runs: Vec<usize> = parse_list("--runs", &args.runs)?;
+    if runs.contains(&0) {
+        return Err(ExperimentError::invalid(
+            "--runs",
+            &args.runs,
+            "each M >= 1",
+        ));
+    }
+    if args.iters == 0 {
+        return Err(ExperimentError::invalid("--iters", "0", ">= 1"));
+    }
+    let device = logit_reg_model::make_device(backend, precision)
+        .map_err(ExperimentError::model)?
+        .autodiff();
+    let bytes = match precision {
+        logit_reg_model::Precision::F32 => 4,
+        logit_reg_model::Precision::F64 => 8,
+    };
+    println!(
+        "backend {}, {}, median of {} steps after {} warm-up steps\n",
+        backend.name(),
+        precision.name(),
+        args.iters,
+        args.warmup
+    );
+    println!("| N | d | M | ms/step | GB/s (X, 2 passes) | GFLOP/s |");
+    println!("|---|---|---|---|---|---|");
+    for &(n, d) in &sizes {
+        for &m in &runs {
+            let t = time_gd_step(&device, n, d, m, args.warmup, args.iters, bytes)?;
+            println!(
+                "| {n} | {d} | {m} | {:.3} | {:.1} | {:.1} |",
+                t.ms_per_step, t.gb_per_s, t.gflop_per_s
+            );
+        }
+    }
+    println!(
+        "\nmemory bandwidth probe (one core, 256 MiB f64 read): {:.1} GB/s",
+        memory_bandwidth_probe(5)
+    );
+    println!(
+        "GEMM probe ({} matmul 1024x1024, {}): {:.1} GFLOP/s",
+        backend.name(),
+        precision.name(),
+        gemm_probe(&device, 1024, 5)
+    );
+    Ok(())
 }
 
 /// Arguments of `experiments theory`.
@@ -222,6 +328,7 @@ pub fn main_with(args: impl IntoIterator<Item = String>) -> ExitCode {
             })
         }),
         Command::Sweep(args) => run_sweep_command(args, cli.quiet),
+        Command::Bench(args) => run_bench(args),
         Command::Theory(args) => theory_json(args).map(|v| {
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         }),

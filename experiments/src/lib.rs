@@ -6,6 +6,7 @@
 //! - [`metrics`]: the paper's metrics at log-spaced steps, logit histograms;
 //! - [`run`]: one configured run from config to result files;
 //! - [`sweep`]: grids of runs, batched where they share data, resumable;
+//! - [`bench`]: timings of the training step and the machine's limits;
 //! - [`cli`]: the command line.
 //!
 //! # Example: two runs (α = 0 and α = 0.2) in one batch
@@ -22,6 +23,7 @@
 //! # Ok::<(), experiments::ExperimentError>(())
 //! ```
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 mod error;

@@ -1,0 +1,158 @@
+//! Benchmarks of the training step and of the machine's own limits (never run as tests).
+//!
+//! The step is one full-batch GD step of the linear classifier on the quadratic-penalty loss,
+//! through the same [`crate::train::train`] loop the experiments use. Per step it reads X twice
+//! (forward `X S` and backward `Xᵀ g`), so the reported bandwidth is `2·N·d·bytes / time`, and
+//! it does `4·N·d·M` flops (two matrix products of `2·N·d·M` each).
+
+use std::time::Instant;
+
+use burn::tensor::{Device, Tensor};
+use logit_reg_data::{LabelScheme, Noise, SignalPlusNoise};
+use logit_reg_model::{LinearClassifierConfig, LogitRegularizedLoss, Quadratic};
+
+use crate::ExperimentError;
+use crate::config::OptimizerName;
+use crate::problem::Problem;
+use crate::train::{Objective, TrainSpec, train};
+
+/// One measured configuration.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepTiming {
+    /// Samples N.
+    pub n: usize,
+    /// Dimension d.
+    pub d: usize,
+    /// Runs M in the batch.
+    pub m: usize,
+    /// Median milliseconds per step.
+    pub ms_per_step: f64,
+    /// Bytes of X read per step (two passes) divided by the median step time, in GB/s.
+    pub gb_per_s: f64,
+    /// `4·N·d·M` divided by the median step time, in GFLOP/s.
+    pub gflop_per_s: f64,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let k = v.len();
+    if k % 2 == 1 {
+        v[k / 2]
+    } else {
+        0.5 * (v[k / 2 - 1] + v[k / 2])
+    }
+}
+
+/// Times `iters` GD steps (after `warmup` steps) of M runs at (N, d) on the autodiff `device`;
+/// `bytes` is the size of one float (4 or 8).
+pub fn time_gd_step(
+    device: &Device,
+    n: usize,
+    d: usize,
+    m: usize,
+    warmup: u64,
+    iters: u64,
+    bytes: usize,
+) -> Result<StepTiming, ExperimentError> {
+    let model = SignalPlusNoise {
+        d,
+        n,
+        n_test: 1,
+        mu_f: 1.0,
+        sigma_f: 0.5,
+        sigma_n: 1.0,
+        noise: Noise::Gaussian,
+        labels: LabelScheme::Balanced,
+    };
+    let split = model.generate(0).map_err(ExperimentError::data)?;
+    let problem = Problem::from_binary(&split.train, &split.test, device);
+    let loss =
+        LogitRegularizedLoss::new(Some(std::sync::Arc::new(Quadratic)), vec![0.2; m], device)
+            .map_err(ExperimentError::model)?;
+    let objective = Objective::Binary {
+        loss: std::sync::Arc::new(loss),
+        weight_decay: 0.0,
+        sum_data_term: false,
+    };
+    let classifier = LinearClassifierConfig::new(d)
+        .with_runs(m)
+        .init(device)
+        .map_err(ExperimentError::model)?;
+    let spec = TrainSpec {
+        optimizer: OptimizerName::Gd,
+        lr: vec![0.1; m],
+        steps: warmup + iters,
+        batch_size: n,
+        grad_tol: 0.0,
+        adam: (0.9, 0.999, 1e-8),
+        seed: 0,
+    };
+    let mut stamps = Vec::with_capacity((warmup + iters + 1) as usize);
+    let (trained, _) = train(
+        classifier,
+        &problem,
+        &objective,
+        &spec,
+        |_| {
+            stamps.push(Instant::now());
+            false
+        },
+        |_| {},
+    )?;
+    // Wait for the device before the last stamp (a no-op on the synchronous CPU backends).
+    let _ = trained.weight.val().into_data();
+    stamps.push(Instant::now());
+    let steps: Vec<f64> = stamps
+        .windows(2)
+        .skip(warmup as usize)
+        .map(|w| (w[1] - w[0]).as_secs_f64())
+        .collect();
+    let secs = median(steps);
+    Ok(StepTiming {
+        n,
+        d,
+        m,
+        ms_per_step: secs * 1e3,
+        gb_per_s: (2 * n * d * bytes) as f64 / secs / 1e9,
+        gflop_per_s: (4 * n * d * m) as f64 / secs / 1e9,
+    })
+}
+
+/// The streaming read bandwidth of one core, in GB/s: the best of `repeats` sums over a
+/// 256 MiB array of f64 (far larger than any cache).
+pub fn memory_bandwidth_probe(repeats: usize) -> f64 {
+    let len = 32 * 1024 * 1024;
+    let data: Vec<f64> = (0..len).map(|i| (i % 7) as f64).collect();
+    let mut best = f64::INFINITY;
+    let mut sink = 0.0;
+    for _ in 0..repeats {
+        let t = Instant::now();
+        // Four accumulators so the loop is bound by loads, not by the add latency.
+        let mut acc = [0.0f64; 4];
+        for chunk in data.chunks_exact(4) {
+            for (a, v) in acc.iter_mut().zip(chunk) {
+                *a += v;
+            }
+        }
+        sink += acc.iter().sum::<f64>();
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    std::hint::black_box(sink);
+    (len * 8) as f64 / best / 1e9
+}
+
+/// The GEMM rate of the device's matmul, in GFLOP/s: the best of `repeats` products of two
+/// `size × size` matrices (`2·size³` flops each).
+pub fn gemm_probe(device: &Device, size: usize, repeats: usize) -> f64 {
+    let inner = device.clone().inner();
+    let a = Tensor::<2>::ones([size, size], &inner) * 0.5;
+    let b = Tensor::<2>::ones([size, size], &inner) * 0.25;
+    let mut best = f64::INFINITY;
+    for _ in 0..repeats {
+        let t = Instant::now();
+        let c = a.clone().matmul(b.clone());
+        let _ = c.slice([0..1, 0..1]).into_data();
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    2.0 * (size as f64).powi(3) / best / 1e9
+}
