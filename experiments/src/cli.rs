@@ -45,15 +45,9 @@ pub struct SweepArgs {
     /// The sweep file: `[base]` (a run config) and `[grid]` (dotted key = [values]).
     #[arg(long)]
     pub spec: PathBuf,
-    /// Extra overrides applied to every run, e.g. --set train.steps=100.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub overrides: Vec<String>,
-    /// Compute backend for every run.
-    #[arg(long)]
-    pub backend: Option<String>,
-    /// Float precision for every run.
-    #[arg(long)]
-    pub dtype: Option<String>,
+    /// Overrides, backend and precision, applied to every run.
+    #[command(flatten)]
+    pub flags: ConfigFlags,
     /// Retrain every batch, even those whose results are complete.
     #[arg(long)]
     pub no_resume: bool,
@@ -224,6 +218,17 @@ pub struct RunArgs {
     /// A TOML config file (every field optional; see below).
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Overrides, backend and precision.
+    #[command(flatten)]
+    pub flags: ConfigFlags,
+    /// Output directory (created if needed; earlier results in it are replaced).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// The flags shared by `run` and `sweep`: `--set`, `--backend` and `--dtype`.
+#[derive(Debug, clap::Args)]
+pub struct ConfigFlags {
     /// Override one field, e.g. --set loss.alpha=0.2 --set 'loss.alpha=[0, 0.2]'.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<String>,
@@ -233,46 +238,32 @@ pub struct RunArgs {
     /// Float precision: f32 (default) | f64.
     #[arg(long)]
     pub dtype: Option<String>,
-    /// Output directory (created if needed; earlier results in it are replaced).
-    #[arg(long)]
-    pub out: PathBuf,
 }
 
-/// `--set` overrides followed by the checked `--backend` and `--dtype` flags.
-fn with_device_flags(
-    overrides: &[String],
-    backend: Option<&str>,
-    dtype: Option<&str>,
-) -> Result<Vec<String>, ExperimentError> {
-    let mut all = overrides.to_vec();
-    if let Some(b) = backend {
-        logit_reg_model::Backend::parse(b).map_err(ExperimentError::model)?;
-        all.push(format!("backend=\"{b}\""));
+impl ConfigFlags {
+    /// The `--set` overrides followed by the checked `--backend` and `--dtype` flags.
+    pub fn overrides(&self) -> Result<Vec<String>, ExperimentError> {
+        let mut all = self.overrides.clone();
+        if let Some(b) = &self.backend {
+            logit_reg_model::Backend::parse(b).map_err(ExperimentError::model)?;
+            all.push(format!("backend=\"{b}\""));
+        }
+        if let Some(d) = &self.dtype {
+            logit_reg_model::Precision::parse(d).map_err(ExperimentError::model)?;
+            all.push(format!("dtype=\"{d}\""));
+        }
+        Ok(all)
     }
-    if let Some(d) = dtype {
-        logit_reg_model::Precision::parse(d).map_err(ExperimentError::model)?;
-        all.push(format!("dtype=\"{d}\""));
-    }
-    Ok(all)
 }
 
 /// Resolves the config of `experiments run`: file, then `--set`s, then `--backend`/`--dtype`.
 pub fn resolve_run_config(args: &RunArgs) -> Result<RunConfig, ExperimentError> {
-    let overrides = with_device_flags(
-        &args.overrides,
-        args.backend.as_deref(),
-        args.dtype.as_deref(),
-    )?;
-    RunConfig::load(args.config.as_deref(), &overrides)
+    RunConfig::load(args.config.as_deref(), &args.flags.overrides()?)
 }
 
 fn run_sweep_command(args: &SweepArgs, quiet: bool) -> Result<(), ExperimentError> {
     let spec = crate::sweep::SweepSpec::load(&args.spec)?;
-    let extra = with_device_flags(
-        &args.overrides,
-        args.backend.as_deref(),
-        args.dtype.as_deref(),
-    )?;
+    let extra = args.flags.overrides()?;
     let report = crate::sweep::run_sweep(&spec, &extra, &args.out, !args.no_resume, !quiet)?;
     println!(
         "{} runs ({} batches trained, {} skipped as complete, {} runs diverged); index: {}",
