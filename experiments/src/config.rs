@@ -639,11 +639,11 @@ impl RunConfig {
         FIELDS
             .iter()
             .map(|(key, _)| {
-                let mut v = &value;
-                for part in key.split('.') {
-                    v = v.get(part).unwrap_or(&toml::Value::Boolean(false));
-                }
-                (key.to_string(), v.to_string())
+                let v = key.split('.').try_fold(&value, |v, part| v.get(part));
+                (
+                    key.to_string(),
+                    v.map_or_else(|| "(missing)".to_string(), |v| v.to_string()),
+                )
             })
             .collect()
     }
@@ -659,4 +659,42 @@ pub fn fields_help() -> String {
         out.push_str(&format!("  {key:<22} [{default}]\n      {doc}\n"));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaves(prefix: &str, value: &toml::Value, out: &mut Vec<String>) {
+        match value {
+            toml::Value::Table(t) => {
+                for (k, v) in t {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    leaves(&key, v, out);
+                }
+            }
+            _ => out.push(prefix.to_string()),
+        }
+    }
+
+    #[test]
+    fn fields_document_exactly_the_config_keys() {
+        let value = toml::Value::try_from(RunConfig::default()).expect("serialises");
+        let mut keys = Vec::new();
+        leaves("", &value, &mut keys);
+        let mut documented: Vec<String> = FIELDS.iter().map(|(k, _)| k.to_string()).collect();
+        keys.sort();
+        documented.sort();
+        assert_eq!(keys, documented);
+        assert!(
+            RunConfig::default()
+                .flat_values()
+                .iter()
+                .all(|(_, v)| v != "(missing)")
+        );
+    }
 }

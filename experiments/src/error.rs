@@ -93,12 +93,4 @@ impl ExperimentError {
             message: e.to_string(),
         }
     }
-
-    /// The dotted key this error is about, if any.
-    pub fn key(&self) -> Option<&str> {
-        match self {
-            ExperimentError::Config { key, .. } => Some(key),
-            _ => None,
-        }
-    }
 }

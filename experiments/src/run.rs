@@ -100,11 +100,14 @@ fn metric_context(config: &RunConfig) -> Result<MetricContext, ExperimentError> 
     })
 }
 
-fn progress_bar(steps: u64, visible: bool) -> ProgressBar {
-    let bar = ProgressBar::new(steps);
+/// A progress bar over `len` units (`steps`, `batches`), drawn only when `visible` and stderr
+/// is a terminal.
+pub(crate) fn progress_bar(len: u64, unit: &str, visible: bool) -> ProgressBar {
+    let bar = ProgressBar::new(len);
     if visible && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        let template = format!("{{elapsed_precise}} [{{bar:40}}] {{pos}}/{{len}} {unit} {{msg}}");
         bar.set_style(
-            ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} steps {msg}")
+            ProgressStyle::with_template(&template)
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
     } else {
@@ -198,13 +201,14 @@ pub fn train_and_measure<M: LogitModel>(
     let steps_to_log = log_steps(spec.steps, config.train.log_points);
     let histogram_steps: std::collections::BTreeSet<u64> =
         config.train.histogram_steps.iter().copied().collect();
-    let bar = progress_bar(spec.steps, show_progress);
+    let bar = progress_bar(spec.steps, "steps", show_progress);
     let mut metrics = Vec::new();
     let mut hist = Vec::new();
     let mut metric_seconds = 0.0;
+    let mut final_train_logits = Vec::new();
     let start = Instant::now();
     let m = ctx.alphas.len();
-    let (model, outcome) = train(
+    let (_, outcome) = train(
         model,
         problem,
         objective,
@@ -219,7 +223,7 @@ pub fn train_and_measure<M: LogitModel>(
             let train_logits = to_f64_vec(eval.logits(problem.train_x_eval.clone()));
             let test_logits = to_f64_vec(eval.logits(problem.test_x_eval.clone()));
             let weights = view.model.linear_weights();
-            if steps_to_log.contains(&view.step) || view.step == spec.steps {
+            if steps_to_log.contains(&view.step) || view.last {
                 metrics.extend(compute_rows(
                     ctx,
                     problem,
@@ -244,27 +248,12 @@ pub fn train_and_measure<M: LogitModel>(
             if let Some(last) = metrics.last() {
                 bar.set_message(format!("test acc {:.3}", last.test_accuracy));
             }
+            if view.last {
+                final_train_logits = train_logits;
+            }
             metric_seconds += t0.elapsed().as_secs_f64();
         },
     )?;
-    // Make sure the final state is recorded even if training stopped early (convergence or
-    // divergence) at a step that was not a logging step.
-    if metrics.last().map(|r| r.step) != Some(outcome.steps) {
-        let eval = model.valid();
-        let train_logits = to_f64_vec(eval.logits(problem.train_x_eval.clone()));
-        let test_logits = to_f64_vec(eval.logits(problem.test_x_eval.clone()));
-        let weights = model.linear_weights();
-        metrics.extend(compute_rows(
-            ctx,
-            problem,
-            outcome.steps,
-            start.elapsed().as_secs_f64(),
-            &vec![f64::NAN; m],
-            &train_logits,
-            &test_logits,
-            weights.as_deref(),
-        ));
-    }
     bar.finish_and_clear();
     let wall_seconds = start.elapsed().as_secs_f64();
     let mut summary = summary_json(config, &metrics, &outcome, wall_seconds, metric_seconds, m);
@@ -272,8 +261,7 @@ pub fn train_and_measure<M: LogitModel>(
         k, train: labels, ..
     } = &problem.labels
     {
-        let logits = to_f64_vec(model.valid().logits(problem.train_x_eval.clone()));
-        let means = class_logit_means(&logits, labels, m, *k);
+        let means = class_logit_means(&final_train_logits, labels, m, *k);
         if let Some(per_run) = summary.get_mut("per_run").and_then(Value::as_array_mut) {
             for (entry, run_means) in per_run.iter_mut().zip(means) {
                 entry["class_logit_means"] = json!(run_means);

@@ -22,7 +22,6 @@
 
 use std::path::{Path, PathBuf};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
 
 use crate::ExperimentError;
@@ -216,15 +215,7 @@ pub fn run_sweep(
 ) -> Result<SweepReport, ExperimentError> {
     let batches = spec.batches(extra)?;
     std::fs::create_dir_all(out).map_err(|e| ExperimentError::io(out, e))?;
-    let bar = ProgressBar::new(batches.len() as u64);
-    if show_progress && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        bar.set_style(
-            ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} batches {msg}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-    } else {
-        bar.set_draw_target(ProgressDrawTarget::hidden());
-    }
+    let bar = crate::run::progress_bar(batches.len() as u64, "batches", show_progress);
     let (mut trained, mut skipped) = (0, 0);
     for batch in &batches {
         let dir = out.join("batches").join(&batch.name);

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use burn::module::{Module, Param};
+use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, SgdConfig};
 use burn::tensor::{Int, Tensor, TensorData};
 use logit_reg_data::{Stream, stream_rng};
@@ -214,6 +214,8 @@ pub struct StepView<'a, M> {
     pub objective: &'a [f64],
     /// Each run's divergence step, if it diverged.
     pub diverged: &'a [Option<u64>],
+    /// Whether this is the final model (the step limit, convergence, or every run diverged).
+    pub last: bool,
 }
 
 /// How a training run ended.
@@ -231,7 +233,7 @@ pub struct TrainOutcome {
 
 /// Trains `model` on `problem` and returns it with the outcome. `observe` is called at every
 /// step for which `log_step(step)` is true, with the model before that step's update (step 0
-/// is the initial model; the final model is observed at `steps`).
+/// is the initial model), and always once with the final model (`last = true`).
 pub fn train<M: LogitModel>(
     mut model: M,
     problem: &Problem,
@@ -305,6 +307,7 @@ pub fn train<M: LogitModel>(
                 model: &model,
                 objective: &values,
                 diverged: &div,
+                last: done,
             });
         }
         if done {
@@ -345,13 +348,4 @@ pub fn train<M: LogitModel>(
             gradient_norms,
         },
     ))
-}
-
-/// Replaces a linear classifier's weights (used to restart from a given point in tests and
-/// solvers).
-pub fn with_weights(mut model: LinearClassifier, w: Vec<f64>) -> LinearClassifier {
-    let device = model.weight.val().device();
-    let [d, cols] = model.weight.val().dims();
-    model.weight = Param::from_tensor(Tensor::from_data(TensorData::new(w, [d, cols]), &device));
-    model
 }
