@@ -109,12 +109,14 @@ impl Problem {
     pub fn from_binary(train: &BinaryDataset, test: &BinaryDataset, device: &Device) -> Self {
         let inner = device.clone().inner();
         let (n, d) = (train.n, train.d);
+        // One upload; the metrics read the same buffer through the inner (non-autodiff) device.
+        let train_x = upload(&train.x, n, d, device);
         Self {
             n,
             n_test: test.n,
             d,
-            train_x: upload(&train.x, n, d, device),
-            train_x_eval: upload(&train.x, n, d, &inner),
+            train_x_eval: train_x.clone().inner(),
+            train_x,
             test_x_eval: upload(&test.x, test.n, d, &inner),
             labels: Labels::Binary {
                 train: train.y.clone(),
@@ -135,13 +137,14 @@ impl Problem {
     ) -> Self {
         let inner = device.clone().inner();
         let (n, d) = (train.n, train.d);
+        let train_x = upload(&train.x, n, d, device);
         let labels_i64: Vec<i64> = train.labels.iter().map(|&l| l as i64).collect();
         Self {
             n,
             n_test: test.n,
             d,
-            train_x: upload(&train.x, n, d, device),
-            train_x_eval: upload(&train.x, n, d, &inner),
+            train_x_eval: train_x.clone().inner(),
+            train_x,
             test_x_eval: upload(&test.x, test.n, d, &inner),
             labels: Labels::Classes {
                 k: train.k,
