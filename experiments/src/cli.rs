@@ -34,6 +34,11 @@ pub enum Command {
     /// Time the full-batch GD step (ms/step, GB/s of X read, GFLOP/s) and probe the machine's
     /// memory bandwidth and GEMM rate; prints a Markdown table. One precision per invocation.
     Bench(BenchArgs),
+    /// Reproduce one of the paper's figures: its sweeps, figure.svg/png with theory overlaid,
+    /// index.csv and report.md in --out. Figures: 1 2 4 5 6 7 8 13 15 16 17 18 19 20.
+    Figure(FigureArgs),
+    /// Reproduce every figure into OUT/fig<id>/ and write OUT/report.md over all of them.
+    Reproduce(ReproduceArgs),
     /// Print the closed-form predictions (z*, loss floor, C², cos θ₁, accuracy, thresholds) for
     /// one parameter point, as JSON.
     Theory(TheoryArgs),
@@ -54,6 +59,116 @@ pub struct SweepArgs {
     /// Output directory.
     #[arg(long)]
     pub out: PathBuf,
+}
+
+/// Arguments of `experiments figure`.
+#[derive(Debug, clap::Args)]
+pub struct FigureArgs {
+    /// The paper's figure number: 1 2 4 5 6 7 8 13 15 16 17 18 19 20.
+    pub id: u32,
+    /// quick (minutes, ~10x smaller N and d, same λ) or paper (the paper's sizes; hours).
+    #[arg(long, default_value = "quick")]
+    pub scale: String,
+    /// Overrides, backend and precision, applied to every run.
+    #[command(flatten)]
+    pub flags: ConfigFlags,
+    /// Retrain every batch, even those whose results are complete.
+    #[arg(long)]
+    pub no_resume: bool,
+    /// Output directory.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Arguments of `experiments reproduce`.
+#[derive(Debug, clap::Args)]
+pub struct ReproduceArgs {
+    /// quick (under 15 minutes on 2 cores) or paper (the paper's sizes; many hours).
+    #[arg(long, default_value = "quick")]
+    pub scale: String,
+    /// Only these figures (comma-separated), default all.
+    #[arg(long)]
+    pub only: Option<String>,
+    /// Overrides, backend and precision, applied to every run.
+    #[command(flatten)]
+    pub flags: ConfigFlags,
+    /// Retrain every batch, even those whose results are complete.
+    #[arg(long)]
+    pub no_resume: bool,
+    /// Output directory.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+fn figure_options(
+    scale: &str,
+    flags: &ConfigFlags,
+    no_resume: bool,
+    quiet: bool,
+) -> Result<crate::figures::FigureOptions, ExperimentError> {
+    let scale = match crate::figures::Scale::parse(scale)? {
+        crate::figures::Scale::Smoke => {
+            return Err(ExperimentError::invalid("--scale", scale, "quick | paper"));
+        }
+        s => s,
+    };
+    Ok(crate::figures::FigureOptions {
+        scale,
+        extra: flags.overrides()?,
+        resume: !no_resume,
+        progress: !quiet,
+    })
+}
+
+fn print_outcome(o: &crate::figures::FigureOutcome) {
+    println!(
+        "figure {}: {} ({} of {} criteria), {} runs, {:.0} s",
+        o.id,
+        o.verdict().word(),
+        o.checks.iter().filter(|c| c.passed).count(),
+        o.checks.len(),
+        o.runs,
+        o.wall_seconds
+    );
+}
+
+fn run_figure_command(args: &FigureArgs, quiet: bool) -> Result<(), ExperimentError> {
+    if !crate::figures::FIGURES.contains(&args.id) {
+        return Err(ExperimentError::invalid(
+            "figure",
+            &args.id.to_string(),
+            "one of 1 2 4 5 6 7 8 13 15 16 17 18 19 20",
+        ));
+    }
+    let options = figure_options(&args.scale, &args.flags, args.no_resume, quiet)?;
+    let outcome = crate::figures::run_figure(args.id, &options, &args.out)?;
+    print_outcome(&outcome);
+    println!("report: {}", args.out.join("report.md").display());
+    Ok(())
+}
+
+fn run_reproduce_command(args: &ReproduceArgs, quiet: bool) -> Result<(), ExperimentError> {
+    let options = figure_options(&args.scale, &args.flags, args.no_resume, quiet)?;
+    let ids: Vec<u32> = match &args.only {
+        None => crate::figures::FIGURES.to_vec(),
+        Some(text) => {
+            let ids: Vec<u32> = parse_list("--only", text)?;
+            if let Some(bad) = ids.iter().find(|i| !crate::figures::FIGURES.contains(i)) {
+                return Err(ExperimentError::invalid(
+                    "--only",
+                    &bad.to_string(),
+                    "figures among 1 2 4 5 6 7 8 13 15 16 17 18 19 20",
+                ));
+            }
+            ids
+        }
+    };
+    let outcomes = crate::figures::reproduce(&ids, &options, &args.out)?;
+    for o in &outcomes {
+        print_outcome(o);
+    }
+    println!("report: {}", args.out.join("report.md").display());
+    Ok(())
 }
 
 /// Arguments of `experiments bench`.
@@ -320,6 +435,8 @@ pub fn main_with(args: impl IntoIterator<Item = String>) -> ExitCode {
         }),
         Command::Sweep(args) => run_sweep_command(args, cli.quiet),
         Command::Bench(args) => run_bench(args),
+        Command::Figure(args) => run_figure_command(args, cli.quiet),
+        Command::Reproduce(args) => run_reproduce_command(args, cli.quiet),
         Command::Theory(args) => theory_json(args).map(|v| {
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         }),

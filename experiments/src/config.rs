@@ -204,6 +204,8 @@ pub struct TrainConfig {
     pub histogram_steps: Vec<u64>,
     /// Histogram bins.
     pub histogram_bins: usize,
+    /// Write every sample's final logits to `logits.csv`.
+    pub save_logits: bool,
 }
 
 impl Default for TrainConfig {
@@ -222,6 +224,7 @@ impl Default for TrainConfig {
             log_points: 200,
             histogram_steps: Vec::new(),
             histogram_bins: 60,
+            save_logits: false,
         }
     }
 }
@@ -347,6 +350,10 @@ pub const FIELDS: &[(&str, &str)] = &[
         "steps at which histograms.csv records the logits (list)",
     ),
     ("train.histogram_bins", "bins per histogram >= 1"),
+    (
+        "train.save_logits",
+        "true: write every sample's final logits to logits.csv",
+    ),
 ];
 
 /// Sets the dotted `key` (e.g. `data.sigma_n`) in a TOML table, creating sub-tables.

@@ -6,6 +6,7 @@
 //! - [`metrics`]: the paper's metrics at log-spaced steps, logit histograms;
 //! - [`run`]: one configured run from config to result files;
 //! - [`sweep`]: grids of runs, batched where they share data, resumable;
+//! - [`figures`]: the paper's figures: presets, analysis against theory, plots, reports;
 //! - [`bench`]: timings of the training step and the machine's limits;
 //! - [`cli`]: the command line.
 //!
@@ -27,6 +28,7 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 mod error;
+pub mod figures;
 pub mod metrics;
 pub mod output;
 pub mod problem;

@@ -81,6 +81,7 @@ pub fn clear_results(dir: &Path) -> Result<(), ExperimentError> {
         "metrics.csv",
         "timing.csv",
         "histograms.csv",
+        "logits.csv",
         "config.json",
     ] {
         let path = dir.join(name);

@@ -37,6 +37,9 @@ pub struct RunResult {
     pub metric_seconds: f64,
     /// `summary.json`'s content.
     pub summary: Value,
+    /// The final logits, when `train.save_logits` is set: `(train, test)`, each laid out
+    /// `[samples, M, classes]` (row-major, classes = 1 for binary).
+    pub final_logits: Option<(Vec<f64>, Vec<f64>)>,
 }
 
 /// The fully resolved config with provenance, as written to `config.json`.
@@ -206,6 +209,7 @@ pub fn train_and_measure<M: LogitModel>(
     let mut hist = Vec::new();
     let mut metric_seconds = 0.0;
     let mut final_train_logits = Vec::new();
+    let mut final_test_logits = Vec::new();
     let start = Instant::now();
     let m = ctx.alphas.len();
     let (_, outcome) = train(
@@ -250,6 +254,7 @@ pub fn train_and_measure<M: LogitModel>(
             }
             if view.last {
                 final_train_logits = train_logits;
+                final_test_logits = test_logits;
             }
             metric_seconds += t0.elapsed().as_secs_f64();
         },
@@ -257,6 +262,17 @@ pub fn train_and_measure<M: LogitModel>(
     bar.finish_and_clear();
     let wall_seconds = start.elapsed().as_secs_f64();
     let mut summary = summary_json(config, &metrics, &outcome, wall_seconds, metric_seconds, m);
+    // The empirical LDA direction's cosine with e₁: the reference the weights are compared to.
+    let lda_cos_e1 = problem.lda.as_ref().map(|lda| {
+        let norm = lda.iter().map(|v| v * v).sum::<f64>().sqrt();
+        lda[0] / norm
+    });
+    summary["lda_cos_e1"] = json!(lda_cos_e1);
+    if let Some(per_run) = summary.get_mut("per_run").and_then(Value::as_array_mut) {
+        for entry in per_run.iter_mut() {
+            entry["lda_cos_e1"] = json!(lda_cos_e1);
+        }
+    }
     if let crate::problem::Labels::Classes {
         k, train: labels, ..
     } = &problem.labels
@@ -275,6 +291,10 @@ pub fn train_and_measure<M: LogitModel>(
         wall_seconds,
         metric_seconds,
         summary,
+        final_logits: config
+            .train
+            .save_logits
+            .then_some((final_train_logits, final_test_logits)),
     })
 }
 
@@ -324,6 +344,7 @@ pub const SUMMARY_METRICS: &[&str] = &[
     "test_ce",
     "eq5_accuracy",
     "train_target_distance",
+    "lda_cos_e1",
 ];
 
 fn summary_json(
@@ -427,6 +448,12 @@ pub fn run_to_dir(
             histograms_csv(&result.histograms).as_bytes(),
         )?;
     }
+    if let Some((train, test)) = &result.final_logits {
+        write_atomic(
+            &out.join("logits.csv"),
+            logits_csv(config, train, test)?.as_bytes(),
+        )?;
+    }
     write_json(&out.join("summary.json"), &result.summary)?;
     tracing::info!(
         wall_seconds = result.wall_seconds,
@@ -449,4 +476,51 @@ pub fn run_to_dir(
         });
     }
     Ok(result)
+}
+
+/// The text of `logits.csv`: one row per (split, sample, run, class) with the sample's label
+/// (±1 binary, the class index for K classes) and its final logit. The labels are regenerated
+/// from the seed, so the file is self-contained.
+fn logits_csv(config: &RunConfig, train: &[f64], test: &[f64]) -> Result<String, ExperimentError> {
+    use std::fmt::Write;
+    let (train_labels, test_labels): (Vec<f64>, Vec<f64>) = match config.data.model {
+        DataModel::SignalNoise => {
+            let split = config
+                .signal_noise()?
+                .generate(config.seed)
+                .map_err(ExperimentError::data)?;
+            (split.train.y.clone(), split.test.y.clone())
+        }
+        DataModel::Multiclass => {
+            let split = config
+                .multiclass()?
+                .generate(config.seed)
+                .map_err(ExperimentError::data)?;
+            let cast = |v: &[usize]| v.iter().map(|&c| c as f64).collect::<Vec<_>>();
+            (cast(&split.train.labels), cast(&split.test.labels))
+        }
+    };
+    let m = config.runs()?;
+    let k = match config.data.model {
+        DataModel::SignalNoise => 1,
+        DataModel::Multiclass => config.data.k,
+    };
+    let mut out = String::from("split,sample,label,run,class,logit\n");
+    for (name, logits, labels) in [
+        ("train", train, &train_labels),
+        ("test", test, &test_labels),
+    ] {
+        for (i, label) in labels.iter().enumerate() {
+            for run in 0..m {
+                for class in 0..k {
+                    let _ = writeln!(
+                        out,
+                        "{name},{i},{label},{run},{class},{}",
+                        logits[(i * m + run) * k + class]
+                    );
+                }
+            }
+        }
+    }
+    Ok(out)
 }

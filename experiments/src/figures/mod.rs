@@ -1,0 +1,222 @@
+//! The paper's figures: presets (the sweeps behind each figure at two scales), the analysis
+//! (measurements over seeds against the closed forms), the plots and the reports.
+//!
+//! `experiments figure <id> --scale quick --out DIR` writes
+//! - `DIR/parts/<part>/spec.toml`, `index.csv`, `batches/*` — the sweeps (resumable: a
+//!   re-run skips the batches whose results are complete);
+//! - `DIR/index.csv` — every run of every part, one row each, with a `part` column;
+//! - `DIR/figure.svg`, `DIR/figure.png` — the panels, measured points with error bars (one
+//!   standard deviation over seeds), theory dashed;
+//! - `DIR/report.md` — the claim, the figure, measured against theory, the verdict.
+//!
+//! `experiments reproduce` does this for every figure in `DIR/fig<id>/` and writes
+//! `DIR/report.md` over all of them.
+
+pub mod analysis;
+pub mod plot;
+pub mod presets;
+pub mod report;
+pub mod table;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+pub use presets::{FIGURES, Preset, Scale, preset};
+pub use report::{FigureOutcome, Verdict};
+
+use crate::ExperimentError;
+use crate::output::write_atomic;
+use crate::sweep::run_sweep;
+
+/// Options of a figure run.
+#[derive(Debug, Clone)]
+pub struct FigureOptions {
+    /// The scale.
+    pub scale: Scale,
+    /// Overrides applied to every run (`--backend`, `--dtype`, `--set`).
+    pub extra: Vec<String>,
+    /// Skip complete batches (default).
+    pub resume: bool,
+    /// Show progress bars.
+    pub progress: bool,
+}
+
+/// Writes `DIR/index.csv`: the parts' index files concatenated, with a leading `part` column
+/// and the union of their columns (empty where a part lacks one).
+fn combined_index(parts: &[(String, table::Table)]) -> String {
+    let mut columns: Vec<String> = Vec::new();
+    for (_, t) in parts {
+        for h in &t.header {
+            if !columns.contains(h) {
+                columns.push(h.clone());
+            }
+        }
+    }
+    let mut out = format!("part,{}\n", columns.join(","));
+    for (name, t) in parts {
+        for row in &t.rows {
+            let fields: Vec<&str> = columns
+                .iter()
+                .map(|c| {
+                    t.column(c)
+                        .and_then(|i| row.get(i))
+                        .map_or("", String::as_str)
+                })
+                .collect();
+            out.push_str(&format!("{name},{}\n", fields.join(",")));
+        }
+    }
+    out
+}
+
+/// Trains (or resumes) every part of figure `id`, analyses it, draws it and writes its report
+/// into `out`.
+pub fn run_figure(
+    id: u32,
+    options: &FigureOptions,
+    out: &Path,
+) -> Result<FigureOutcome, ExperimentError> {
+    let start = Instant::now();
+    let preset = preset(id, options.scale)?;
+    std::fs::create_dir_all(out).map_err(|e| ExperimentError::io(out, e))?;
+    for name in ["report.md", "figure.svg", "figure.png", "index.csv"] {
+        let path = out.join(name);
+        if path.exists() {
+            std::fs::remove_file(&path).map_err(|e| ExperimentError::io(&path, e))?;
+        }
+    }
+    let mut parts = BTreeMap::new();
+    let mut tables = Vec::new();
+    let mut runs = 0;
+    let mut solvers = Vec::new();
+    for (k, part) in preset.parts.iter().enumerate() {
+        let dir = out.join("parts").join(&part.name);
+        std::fs::create_dir_all(&dir).map_err(|e| ExperimentError::io(&dir, e))?;
+        write_atomic(&dir.join("spec.toml"), part.toml.as_bytes())?;
+        tracing::info!(
+            figure = id,
+            part = %part.name,
+            "part {}/{} ({})",
+            k + 1,
+            preset.parts.len(),
+            options.scale.name()
+        );
+        let sweep = run_sweep(
+            &part.spec,
+            &options.extra,
+            &dir,
+            options.resume,
+            options.progress,
+        )?;
+        runs += sweep.runs;
+        if sweep.diverged > 0 {
+            tracing::warn!(figure = id, part = %part.name, runs = sweep.diverged, "runs diverged");
+        }
+        let data = analysis::PartData::load(&dir, part.spec.base.clone())?;
+        for r in &data.records {
+            let s = r.text("solver").trim_matches('"').to_string();
+            if !solvers.contains(&s) {
+                solvers.push(s);
+            }
+        }
+        tables.push((
+            part.name.clone(),
+            table::Table::read(&dir.join("index.csv"))?,
+        ));
+        parts.insert(part.name.clone(), data);
+    }
+    write_atomic(&out.join("index.csv"), combined_index(&tables).as_bytes())?;
+    let analysis = analysis::analyse(&preset, &parts)?;
+    plot::write_figure(
+        &analysis.panels,
+        &format!(
+            "Figure {}: {} ({} scale)",
+            id,
+            preset.title,
+            options.scale.name()
+        ),
+        analysis.columns,
+        &out.join("figure.svg"),
+        &out.join("figure.png"),
+    )?;
+    let outcome = FigureOutcome {
+        id,
+        title: preset.title.to_string(),
+        claim: preset.claim.to_string(),
+        scale: options.scale.name().to_string(),
+        parameters: parameters_line(&preset),
+        solver: solvers.join(", "),
+        header: analysis.header,
+        rows: analysis.rows,
+        checks: analysis.checks,
+        notes: analysis.notes,
+        runs,
+        wall_seconds: start.elapsed().as_secs_f64(),
+    };
+    write_atomic(
+        &out.join("report.md"),
+        report::figure_report(&outcome).as_bytes(),
+    )?;
+    Ok(outcome)
+}
+
+/// One line with each part's base config and grid, as in its `spec.toml`.
+fn parameters_line(preset: &Preset) -> String {
+    preset
+        .parts
+        .iter()
+        .map(|p| {
+            let base = toml::to_string(&p.spec.base)
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| l.trim().to_string())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let grid = p
+                .spec
+                .grid
+                .iter()
+                .map(|(k, v)| {
+                    let vs: Vec<String> = v.iter().map(|x| x.to_string()).collect();
+                    format!("{k} ∈ {{{}}}", vs.join(", "))
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            format!("*{}*: `{base}`; grid {grid}", p.name)
+        })
+        .collect::<Vec<_>>()
+        .join(" — ")
+}
+
+/// Runs every figure in `ids` into `out/fig<id>/` and writes `out/report.md`.
+pub fn reproduce(
+    ids: &[u32],
+    options: &FigureOptions,
+    out: &Path,
+) -> Result<Vec<FigureOutcome>, ExperimentError> {
+    let start = Instant::now();
+    std::fs::create_dir_all(out).map_err(|e| ExperimentError::io(out, e))?;
+    let mut outcomes = Vec::new();
+    for (k, &id) in ids.iter().enumerate() {
+        tracing::info!("figure {id} ({}/{})", k + 1, ids.len());
+        let outcome = run_figure(id, options, &out.join(format!("fig{id}")))?;
+        tracing::info!(
+            "figure {id}: {} in {:.0} s",
+            outcome.verdict().word(),
+            outcome.wall_seconds
+        );
+        outcomes.push(outcome);
+    }
+    write_atomic(
+        &out.join("report.md"),
+        report::reproduction_report(
+            &outcomes,
+            options.scale.name(),
+            start.elapsed().as_secs_f64(),
+        )
+        .as_bytes(),
+    )?;
+    Ok(outcomes)
+}

@@ -1,0 +1,246 @@
+//! `report.md`: per figure the claim, the figure, measured values against theory and a verdict;
+//! and the top-level report over all figures.
+
+use std::fmt::Write;
+
+/// Whether a figure's claim was reproduced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every criterion met.
+    Reproduced,
+    /// Some criteria met.
+    Partially,
+    /// No criterion met.
+    NotReproduced,
+}
+
+impl Verdict {
+    /// From the number of criteria met out of `total`.
+    pub fn from_counts(met: usize, total: usize) -> Self {
+        if total > 0 && met == total {
+            Self::Reproduced
+        } else if met > 0 {
+            Self::Partially
+        } else {
+            Self::NotReproduced
+        }
+    }
+
+    /// The word used in the reports.
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Reproduced => "reproduced",
+            Self::Partially => "partially reproduced",
+            Self::NotReproduced => "not reproduced",
+        }
+    }
+}
+
+/// One verdict criterion: what was tested, the numbers, and whether it held.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    /// What the criterion is, with its tolerance.
+    pub criterion: String,
+    /// The measured numbers behind it.
+    pub measured: String,
+    /// Whether it held.
+    pub passed: bool,
+}
+
+impl Check {
+    /// A criterion.
+    pub fn new(criterion: impl Into<String>, measured: impl Into<String>, passed: bool) -> Self {
+        Self {
+            criterion: criterion.into(),
+            measured: measured.into(),
+            passed,
+        }
+    }
+}
+
+/// What the analysis of one figure produced, for the report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FigureOutcome {
+    /// The paper's figure number.
+    pub id: u32,
+    /// Short title.
+    pub title: String,
+    /// The claim in one sentence.
+    pub claim: String,
+    /// The scale (`quick` or `paper`).
+    pub scale: String,
+    /// The parameters actually used, in one line.
+    pub parameters: String,
+    /// Which solver produced the runs (`gd`, `adam`, ...).
+    pub solver: String,
+    /// Table header.
+    pub header: Vec<String>,
+    /// Table rows (measured against theory).
+    pub rows: Vec<Vec<String>>,
+    /// The verdict criteria.
+    pub checks: Vec<Check>,
+    /// Further notes (deviations from the paper, caveats).
+    pub notes: Vec<String>,
+    /// Runs trained.
+    pub runs: usize,
+    /// Wall time of the figure (training, analysis and plotting), seconds.
+    pub wall_seconds: f64,
+}
+
+impl FigureOutcome {
+    /// The verdict: reproduced when every check passed.
+    pub fn verdict(&self) -> Verdict {
+        Verdict::from_counts(
+            self.checks.iter().filter(|c| c.passed).count(),
+            self.checks.len(),
+        )
+    }
+}
+
+/// Formats a number for a table: 4 significant digits, `–` for NaN.
+pub fn num(v: f64) -> String {
+    if v.is_nan() {
+        return "–".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 {
+            "∞".into()
+        } else {
+            "−∞".into()
+        };
+    }
+    if v == 0.0 {
+        return "0".into();
+    }
+    let magnitude = v.abs().log10().floor() as i32;
+    if !(-3..6).contains(&magnitude) {
+        return format!("{v:.3e}");
+    }
+    let decimals = (3 - magnitude).max(0) as usize;
+    format!("{v:.decimals$}")
+}
+
+/// `mean ± std` with [`num`].
+pub fn pm(mean: f64, std: f64) -> String {
+    if std.is_finite() && std > 0.0 {
+        format!("{} ± {}", num(mean), num(std))
+    } else {
+        num(mean)
+    }
+}
+
+fn markdown_table(out: &mut String, header: &[String], rows: &[Vec<String>]) {
+    if header.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "| {} |", header.join(" | "));
+    let _ = writeln!(out, "|{}", "---|".repeat(header.len()));
+    for row in rows {
+        let _ = writeln!(out, "| {} |", row.join(" | "));
+    }
+    out.push('\n');
+}
+
+/// The body of one figure's section; `image` is the figure's path relative to the report.
+pub fn figure_section(outcome: &FigureOutcome, image: &str, heading: &str) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{heading} Figure {}: {}\n", outcome.id, outcome.title);
+    let _ = writeln!(out, "**Claim.** {}\n", outcome.claim);
+    let _ = writeln!(
+        out,
+        "**Verdict: {}** ({} of {} criteria met).\n",
+        outcome.verdict().word(),
+        outcome.checks.iter().filter(|c| c.passed).count(),
+        outcome.checks.len()
+    );
+    let _ = writeln!(out, "![figure {}]({image})\n", outcome.id);
+    let _ = writeln!(
+        out,
+        "Scale `{}`: {}. Solver: {}. {} runs, {:.0} s wall time.\n",
+        outcome.scale, outcome.parameters, outcome.solver, outcome.runs, outcome.wall_seconds
+    );
+    markdown_table(&mut out, &outcome.header, &outcome.rows);
+    let header = ["criterion", "measured", "met"].map(String::from);
+    let rows: Vec<Vec<String>> = outcome
+        .checks
+        .iter()
+        .map(|c| {
+            vec![
+                c.criterion.clone(),
+                c.measured.clone(),
+                if c.passed { "yes" } else { "no" }.into(),
+            ]
+        })
+        .collect();
+    markdown_table(&mut out, &header, &rows);
+    for note in &outcome.notes {
+        let _ = writeln!(out, "- {note}");
+    }
+    if !outcome.notes.is_empty() {
+        out.push('\n');
+    }
+    out
+}
+
+/// `report.md` of one figure.
+pub fn figure_report(outcome: &FigureOutcome) -> String {
+    let mut out = figure_section(outcome, "figure.png", "#");
+    out.push_str(
+        "Files: `index.csv` (one row per run: parameters and final metrics), `figure.svg`, \
+         `figure.png`, `parts/*/` (each part's sweep spec, batches, metrics.csv per batch).\n",
+    );
+    out
+}
+
+/// The top-level `report.md` over every figure of a reproduction.
+pub fn reproduction_report(outcomes: &[FigureOutcome], scale: &str, total_seconds: f64) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# Reproduction of \"The Implicit Bias of Logit Regularization\" (arXiv 2602.12039)\n"
+    );
+    let _ = writeln!(
+        out,
+        "Scale `{scale}`; {} figures, {:.1} min wall time in total. Generated by \
+         `experiments reproduce --scale {scale}`; every number below comes from the runs in \
+         the `fig*/` directories.\n",
+        outcomes.len(),
+        total_seconds / 60.0
+    );
+    let header = [
+        "figure",
+        "claim",
+        "verdict",
+        "criteria met",
+        "runs",
+        "wall time (s)",
+    ]
+    .map(String::from);
+    let rows: Vec<Vec<String>> = outcomes
+        .iter()
+        .map(|o| {
+            vec![
+                format!("[{}](#figure-{})", o.id, o.id),
+                o.title.clone(),
+                o.verdict().word().into(),
+                format!(
+                    "{}/{}",
+                    o.checks.iter().filter(|c| c.passed).count(),
+                    o.checks.len()
+                ),
+                o.runs.to_string(),
+                format!("{:.0}", o.wall_seconds),
+            ]
+        })
+        .collect();
+    markdown_table(&mut out, &header, &rows);
+    for outcome in outcomes {
+        let _ = writeln!(out, "<a id=\"figure-{}\"></a>\n", outcome.id);
+        out.push_str(&figure_section(
+            outcome,
+            &format!("fig{}/figure.png", outcome.id),
+            "##",
+        ));
+    }
+    out
+}

@@ -1,0 +1,225 @@
+//! The figure presets, the report generator and the plots.
+//!
+//! - every preset's quick sweeps run at a smoke size (N, d / 10, ≤ 30 steps, one seed) through
+//!   the whole pipeline: sweeps, analysis, SVG + PNG, report;
+//! - the report generator is checked on a hand-written fixture;
+//! - the threshold and boundary estimators on hand-made curves.
+
+use std::path::PathBuf;
+
+use experiments::figures::analysis::{helps_boundary, threshold};
+use experiments::figures::plot::{Panel, Point, Series, Style, write_figure};
+use experiments::figures::report::{
+    Check, FigureOutcome, Verdict, figure_report, reproduction_report,
+};
+use experiments::figures::{FIGURES, FigureOptions, Scale, preset, run_figure};
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "logit-reg-figures-{tag}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        ));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        Self(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn smoke(id: u32) {
+    let dir = TempDir::new(&format!("fig{id}"));
+    let options = FigureOptions {
+        scale: Scale::Smoke,
+        extra: Vec::new(),
+        resume: true,
+        progress: false,
+    };
+    let outcome = run_figure(id, &options, &dir.0).expect("the figure runs at smoke size");
+    assert_eq!(outcome.id, id);
+    assert!(outcome.runs > 0);
+    assert!(
+        !outcome.checks.is_empty(),
+        "figure {id} has verdict criteria"
+    );
+    for file in ["index.csv", "figure.svg", "figure.png", "report.md"] {
+        let path = dir.0.join(file);
+        let meta =
+            std::fs::metadata(&path).unwrap_or_else(|_| panic!("{} missing", path.display()));
+        assert!(meta.len() > 0, "{file} is empty");
+    }
+    let png = std::fs::read(dir.0.join("figure.png")).expect("png");
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let report = std::fs::read_to_string(dir.0.join("report.md")).expect("report");
+    assert!(report.starts_with(&format!("# Figure {id}: ")));
+    // index.csv: one row per run, plus the header.
+    let index = std::fs::read_to_string(dir.0.join("index.csv")).expect("index");
+    assert_eq!(index.lines().count(), outcome.runs + 1);
+    // A second call resumes: nothing is retrained and the outcome is the same.
+    let again = run_figure(id, &options, &dir.0).expect("resume");
+    assert_eq!(again.rows, outcome.rows);
+}
+
+#[test]
+fn every_preset_parses_at_both_scales() {
+    for id in FIGURES {
+        for scale in [Scale::Quick, Scale::Paper] {
+            let p = preset(id, scale).expect("preset");
+            assert!(!p.parts.is_empty());
+            for part in &p.parts {
+                let batches = part.spec.batches(&[]).expect("the sweep expands");
+                assert!(!batches.is_empty());
+                for b in &batches {
+                    b.config.validate().expect("every run's config is valid");
+                }
+            }
+        }
+    }
+    assert!(preset(3, Scale::Quick).is_err());
+}
+
+#[test]
+fn paper_scale_uses_the_papers_sizes() {
+    let p = preset(1, Scale::Paper).expect("preset");
+    let batches = p.parts[0].spec.batches(&[]).expect("batches");
+    let c = &batches[0].config;
+    assert_eq!((c.data.d, c.data.n, c.train.steps), (1400, 2000, 20_000));
+    let q = preset(1, Scale::Quick).expect("preset");
+    let c = &q.parts[0].spec.batches(&[]).expect("batches")[0].config;
+    assert_eq!((c.data.d, c.data.n), (140, 200), "quick keeps λ = 0.7");
+}
+
+macro_rules! smoke_tests {
+    ($($name:ident => $id:expr),* $(,)?) => {
+        $(#[test] fn $name() { smoke($id); })*
+    };
+}
+
+smoke_tests! {
+    smoke_fig1 => 1, smoke_fig2 => 2, smoke_fig4 => 4, smoke_fig5 => 5, smoke_fig6 => 6,
+    smoke_fig7 => 7, smoke_fig8 => 8, smoke_fig13 => 13, smoke_fig15 => 15, smoke_fig16 => 16,
+    smoke_fig17 => 17, smoke_fig18 => 18, smoke_fig19 => 19, smoke_fig20 => 20,
+}
+
+fn fixture() -> FigureOutcome {
+    FigureOutcome {
+        id: 19,
+        title: "The slope C²".into(),
+        claim: "1/cos² is linear in 1/σ_n².".into(),
+        scale: "quick".into(),
+        parameters: "d = 140, N = 200".into(),
+        solver: "gd".into(),
+        header: vec!["quantity".into(), "fit".into(), "theory".into()],
+        rows: vec![vec!["slope".into(), "0.70 ± 0.02".into(), "0.7292".into()]],
+        checks: vec![
+            Check::new("r² ≥ 0.98", "0.995", true),
+            Check::new("slope within 20%", "−4%", true),
+            Check::new("intercept within 0.1 of 1", "1.3", false),
+        ],
+        notes: vec!["finite N".into()],
+        runs: 24,
+        wall_seconds: 12.4,
+    }
+}
+
+#[test]
+fn report_generator_on_a_fixture() {
+    let outcome = fixture();
+    assert_eq!(outcome.verdict(), Verdict::Partially);
+    let text = figure_report(&outcome);
+    let expected_start = "# Figure 19: The slope C²\n\n**Claim.** 1/cos² is linear in 1/σ_n².\n\n\
+                          **Verdict: partially reproduced** (2 of 3 criteria met).\n\n\
+                          ![figure 19](figure.png)\n\n\
+                          Scale `quick`: d = 140, N = 200. Solver: gd. 24 runs, 12 s wall time.\n\n\
+                          | quantity | fit | theory |\n|---|---|---|\n| slope | 0.70 ± 0.02 | 0.7292 |\n";
+    assert!(text.starts_with(expected_start), "got:\n{text}");
+    assert!(text.contains("| intercept within 0.1 of 1 | 1.3 | no |\n"));
+    assert!(text.contains("- finite N\n"));
+
+    let mut all_met = fixture();
+    all_met.checks.truncate(2);
+    assert_eq!(all_met.verdict(), Verdict::Reproduced);
+    let top = reproduction_report(&[outcome, all_met], "quick", 90.0);
+    assert!(top.contains("Scale `quick`; 2 figures, 1.5 min wall time in total."));
+    assert!(
+        top.contains("| [19](#figure-19) | The slope C² | partially reproduced | 2/3 | 24 | 12 |")
+    );
+    assert!(top.contains("| reproduced | 2/2 |"));
+    assert!(top.contains("<a id=\"figure-19\"></a>\n\n## Figure 19: The slope C²"));
+    assert!(top.contains("![figure 19](fig19/figure.png)"));
+    assert_eq!(Verdict::from_counts(0, 3), Verdict::NotReproduced);
+}
+
+#[test]
+fn threshold_and_boundary_estimators_on_hand_made_curves() {
+    // Accuracy 1 up to λ = 0.9, then 0.95 at λ = 1.1: threshold (0.9 + 1.1)/2 = 1.0 ± 0.1.
+    let pts = [(0.5, 1.0), (0.9, 0.995), (1.1, 0.95), (1.5, 0.9)];
+    let (t, h) = threshold(&pts, 0.99);
+    assert!((t - 1.0).abs() < 1e-12 && (h - 0.1).abs() < 1e-12);
+    assert_eq!(threshold(&[(0.1, 1.0)], 0.99).0, f64::INFINITY);
+    // Δ = −0.1 at σ_n = 1 and +0.1 at σ_n = 4: the sign change is halfway in log σ_n, at 2.
+    let b = helps_boundary(&[(0.5, -0.2), (1.0, -0.1), (4.0, 0.1)]);
+    assert!((b - 2.0).abs() < 1e-12);
+    assert_eq!(helps_boundary(&[(1.0, 0.1), (2.0, 0.2)]), f64::NEG_INFINITY);
+    assert_eq!(helps_boundary(&[(1.0, -0.1), (2.0, 0.0)]), f64::INFINITY);
+}
+
+#[test]
+fn plots_are_written_as_svg_and_png_with_the_embedded_font() {
+    let dir = TempDir::new("plot");
+    let panel = Panel {
+        title: "test panel".into(),
+        x_label: "λ".into(),
+        y_label: "accuracy".into(),
+        log_x: true,
+        series: vec![
+            Series::new(
+                "measured",
+                Style::Measured,
+                0,
+                vec![
+                    Point {
+                        x: 0.1,
+                        y: 1.0,
+                        err: 0.01,
+                    },
+                    Point {
+                        x: 1.0,
+                        y: 0.8,
+                        err: 0.02,
+                    },
+                ],
+            ),
+            Series::new(
+                "theory",
+                Style::Theory,
+                1,
+                vec![Point::new(0.1, 1.0), Point::new(1.0, 0.75)],
+            ),
+        ],
+        vlines: vec![(0.5, "λ_c".into(), 7)],
+        ..Default::default()
+    };
+    let (svg, png) = (dir.0.join("f.svg"), dir.0.join("f.png"));
+    write_figure(&[panel.clone(), panel], "fixture figure", 2, &svg, &png).expect("plot");
+    let text = std::fs::read_to_string(&svg).expect("svg");
+    assert!(
+        text.contains("<svg") && text.contains("fixture figure") && text.contains("test panel")
+    );
+    let bytes = std::fs::read(&png).expect("png");
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    // Text was rasterised: the PNG differs from an all-white image of the same size, and
+    // no partial file is left behind.
+    assert!(bytes.len() > 2000);
+    assert!(!dir.0.join(".f.partial.png").exists());
+}
