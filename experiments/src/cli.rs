@@ -95,6 +95,10 @@ pub struct ReproduceArgs {
     /// Retrain every batch, even those whose results are complete.
     #[arg(long)]
     pub no_resume: bool,
+    /// Train nothing: time each batch shape for a few steps and write OUT/estimate.md with
+    /// every figure's predicted training time at this scale.
+    #[arg(long)]
+    pub estimate: bool,
     /// Output directory.
     #[arg(long)]
     pub out: PathBuf,
@@ -163,6 +167,14 @@ fn run_reproduce_command(args: &ReproduceArgs, quiet: bool) -> Result<(), Experi
             ids
         }
     };
+    if args.estimate {
+        let estimates = crate::figures::estimate(&ids, options.scale, &options.extra)?;
+        let table = crate::figures::estimate_table(&estimates, options.scale);
+        std::fs::create_dir_all(&args.out).map_err(|e| ExperimentError::io(&args.out, e))?;
+        crate::output::write_atomic(&args.out.join("estimate.md"), table.as_bytes())?;
+        println!("{table}");
+        return Ok(());
+    }
     let outcomes = crate::figures::reproduce(&ids, &options, &args.out)?;
     for o in &outcomes {
         print_outcome(o);

@@ -25,16 +25,69 @@ pub struct PartData {
     pub records: Vec<Record>,
     /// The part's base config table (for fields not in the grid, e.g. `data.n`).
     pub base: toml::Table,
+    /// Runs that diverged (left out of `records`).
+    pub diverged: usize,
+}
+
+/// The numeric leaves of a TOML table as dotted keys (`data.n` → 2000).
+fn numeric_leaves(table: &toml::Table, prefix: &str, out: &mut Vec<(String, f64)>) {
+    for (key, value) in table {
+        let dotted = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match value {
+            toml::Value::Table(t) => numeric_leaves(t, &dotted, out),
+            toml::Value::Float(f) => out.push((dotted, *f)),
+            toml::Value::Integer(i) => out.push((dotted, *i as f64)),
+            _ => {}
+        }
+    }
 }
 
 impl PartData {
-    /// Reads a part's `index.csv`.
+    /// Reads a part's `index.csv`. Each record also gets the base config's numeric fields
+    /// that the grid does not set (so `data.sigma_n` is there whether it was swept or fixed)
+    /// and the part's directory (`_dir`). Diverged runs are counted and left out.
     pub fn load(dir: &Path, base: toml::Table) -> Result<Self, ExperimentError> {
+        let mut leaves = Vec::new();
+        numeric_leaves(&base, "", &mut leaves);
+        let mut records = Vec::new();
+        let mut diverged = 0;
+        for mut r in Table::read(&dir.join("index.csv"))?.records() {
+            if r.text("diverged") == "true" {
+                diverged += 1;
+                continue;
+            }
+            for (key, value) in &leaves {
+                r.fields
+                    .entry(key.clone())
+                    .or_insert_with(|| value.to_string());
+            }
+            r.fields.insert("_dir".into(), dir.display().to_string());
+            records.push(r);
+        }
         Ok(Self {
             dir: dir.to_path_buf(),
-            records: Table::read(&dir.join("index.csv"))?.records(),
+            records,
             base,
+            diverged,
         })
+    }
+
+    /// All parts as one (records concatenated; the base of the first part).
+    pub fn merged(parts: &BTreeMap<String, PartData>) -> Self {
+        let first = parts.values().next();
+        Self {
+            dir: first.map(|p| p.dir.clone()).unwrap_or_default(),
+            records: parts
+                .values()
+                .flat_map(|p| p.records.iter().cloned())
+                .collect(),
+            base: first.map(|p| p.base.clone()).unwrap_or_default(),
+            diverged: parts.values().map(|p| p.diverged).sum(),
+        }
     }
 
     /// A numeric field of the base config (`data.n`), NaN when absent.
@@ -806,7 +859,7 @@ fn fig_grokking(parts: &Parts) -> Result<Analysis, ExperimentError> {
             fit_y.push(m90.ln());
         }
         delays.push((alpha, m90));
-        if alpha > 0.0 && overfit_first.is_none() {
+        if alpha > 0.0 && overfit_first.is_none() && m75.is_finite() {
             overfit_first = Some((alpha, train_m, m75));
         }
     }
@@ -845,9 +898,9 @@ fn fig_grokking(parts: &Parts) -> Result<Analysis, ExperimentError> {
     a.panels = vec![test_panel, train_panel, loss_panel, delay_panel];
     let (small_alpha, train_m, m75) = overfit_first.unwrap_or((f64::NAN, f64::NAN, f64::NAN));
     a.checks.push(Check::new(
-        "overfit first (smallest α > 0): train acc reaches 0.99 at least 3× earlier than test acc reaches 0.75",
-        format!("α = {small_alpha}: train at {}, test at {}", num(train_m), num(m75)),
-        train_m.is_finite() && (!m75.is_finite() || m75 >= 3.0 * train_m),
+        "overfit first (smallest α > 0 whose test accuracy reaches 0.75): train accuracy reaches 0.99 at least 3× earlier",
+        format!("α = {small_alpha}: train at step {}, test at step {}", num(train_m), num(m75)),
+        train_m.is_finite() && m75 >= 3.0 * train_m,
     ));
     let crossed: Vec<(f64, f64)> = delays
         .iter()
@@ -894,7 +947,8 @@ pub fn helps_boundary(delta: &[(f64, f64)]) -> f64 {
 }
 
 fn fig_phase(parts: &Parts) -> Result<Analysis, ExperimentError> {
-    let p = part(parts, "main")?;
+    let merged = PartData::merged(parts);
+    let p = &merged;
     let lambda = p.base_num("data.d") / p.base_num("data.n");
     let sigma_fs = distinct(&p.records, "data.sigma_f");
     let sigma_ns = distinct(&p.records, "data.sigma_n");
@@ -1145,7 +1199,10 @@ fn lambda_curve(runs: &[&Record], n: f64, key: &str) -> Vec<Point> {
     pts
 }
 
-const THRESHOLD_LEVEL: f64 = 0.99;
+/// "Accuracy leaves 1": more than 10 errors in 10,000 test samples.
+const THRESHOLD_LEVEL: f64 = 0.999;
+/// A looser level, reported beside it to show how much the estimate depends on the level.
+const LOOSE_LEVEL: f64 = 0.99;
 
 fn fig_threshold(parts: &Parts) -> Result<Analysis, ExperimentError> {
     let quad = part(parts, "quadratic")?;
@@ -1340,7 +1397,7 @@ fn fig_threshold(parts: &Parts) -> Result<Analysis, ExperimentError> {
         worst <= 0.03,
     ));
     a.notes.push(format!(
-        "Threshold: per seed, the midpoint between the last λ with test accuracy ≥ {THRESHOLD_LEVEL} and the first below it; reported as mean ± (seed sd ⊕ half the grid spacing)."
+        "Threshold: per seed, the midpoint between the last λ with test accuracy ≥ {THRESHOLD_LEVEL} and the first below it (accuracy 'leaves 1': more than 10 errors in 10,000 test samples); reported as mean ± (seed sd ⊕ half the grid spacing). The theory's λ_c is where S stops being ∝ e₁; with σ_f = 0 a small S_⊥ costs little accuracy when σ_n is small, so the accuracy-based estimate lags λ_c, more at σ_n = 1 than at σ_n = 2 and more at the looser level {LOOSE_LEVEL}."
     ));
     Ok(a)
 }
@@ -1435,7 +1492,7 @@ fn fig_weight_decay(parts: &Parts) -> Result<Analysis, ExperimentError> {
     a.panels = vec![zero, noisy];
     let (_, t1) = thresholds.first().copied().unwrap_or((1.0, f64::NAN));
     a.checks.push(Check::new(
-        "no threshold shift: with σ_f = 0, σ_n = 1 the accuracy leaves 0.99 below λ = 0.9",
+        "no threshold shift: with σ_f = 0, σ_n = 1 the accuracy leaves 0.999 below λ = 0.9",
         num(t1),
         t1 < 0.9,
     ));
@@ -1450,7 +1507,8 @@ fn fig_weight_decay(parts: &Parts) -> Result<Analysis, ExperimentError> {
 }
 
 fn fig_sigma_n(parts: &Parts) -> Result<Analysis, ExperimentError> {
-    let p = part(parts, "main")?;
+    let merged = PartData::merged(parts);
+    let p = &merged;
     let lambda = p.base_num("data.d") / p.base_num("data.n");
     let sf = p.base_num("data.sigma_f");
     let sigma_ns = distinct(&p.records, "data.sigma_n");
@@ -1558,7 +1616,8 @@ fn fig_sigma_n(parts: &Parts) -> Result<Analysis, ExperimentError> {
 }
 
 fn fig_slope(parts: &Parts) -> Result<Analysis, ExperimentError> {
-    let p = part(parts, "main")?;
+    let merged = PartData::merged(parts);
+    let p = &merged;
     let lambda = p.base_num("data.d") / p.base_num("data.n");
     let sf = p.base_num("data.sigma_f");
     let c2 = theory::predicted_c2(lambda, 1.0, sf).unwrap_or(f64::NAN);

@@ -127,7 +127,13 @@ pub fn run_figure(
         parts.insert(part.name.clone(), data);
     }
     write_atomic(&out.join("index.csv"), combined_index(&tables).as_bytes())?;
-    let analysis = analysis::analyse(&preset, &parts)?;
+    let mut analysis = analysis::analyse(&preset, &parts)?;
+    let diverged: usize = parts.values().map(|p| p.diverged).sum();
+    if diverged > 0 {
+        analysis.notes.push(format!(
+            "{diverged} of {runs} runs diverged (non-finite loss) and are left out of the figure and the table; see the `diverged` column of index.csv."
+        ));
+    }
     plot::write_figure(
         &analysis.panels,
         &format!(
@@ -219,4 +225,124 @@ pub fn reproduce(
         .as_bytes(),
     )?;
     Ok(outcomes)
+}
+
+/// The predicted cost of one figure, from measured step times.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Estimate {
+    /// The figure.
+    pub id: u32,
+    /// Batches (trained one after another).
+    pub batches: usize,
+    /// Runs.
+    pub runs: usize,
+    /// Σ over batches of the batch's steps.
+    pub steps: u64,
+    /// Σ over batches of steps × the measured time of one step of that batch's shape, seconds.
+    pub seconds: f64,
+}
+
+/// Estimates the training time of each figure in `ids` at `scale` without training it: every
+/// distinct batch shape (N, d, M·classes) is timed for a few full-batch GD steps on the
+/// configured backend and precision, and each batch costs its step count times its shape's
+/// median step time. Metrics (a few % of a run) and data generation are not included.
+pub fn estimate(
+    ids: &[u32],
+    scale: Scale,
+    extra: &[String],
+) -> Result<Vec<Estimate>, ExperimentError> {
+    let mut cache: BTreeMap<(String, String, usize, usize, usize), f64> = BTreeMap::new();
+    let mut out = Vec::new();
+    for &id in ids {
+        let preset = preset(id, scale)?;
+        let mut e = Estimate {
+            id,
+            batches: 0,
+            runs: 0,
+            steps: 0,
+            seconds: 0.0,
+        };
+        for part in &preset.parts {
+            for batch in part.spec.batches(extra)? {
+                let c = &batch.config;
+                let m = c.runs()?;
+                let classes = match c.data.model {
+                    crate::config::DataModel::SignalNoise => 1,
+                    crate::config::DataModel::Multiclass => c.data.k,
+                };
+                let key = (
+                    c.backend.name().to_string(),
+                    c.dtype.name().to_string(),
+                    c.data.n,
+                    c.data.d,
+                    m * classes,
+                );
+                let ms = match cache.get(&key) {
+                    Some(ms) => *ms,
+                    None => {
+                        let device = logit_reg_model::make_device(c.backend, c.dtype)
+                            .map_err(ExperimentError::model)?
+                            .autodiff();
+                        let bytes = match c.dtype {
+                            logit_reg_model::Precision::F32 => 4,
+                            logit_reg_model::Precision::F64 => 8,
+                        };
+                        let t = crate::bench::time_gd_step(
+                            &device,
+                            c.data.n,
+                            c.data.d,
+                            m * classes,
+                            2,
+                            7,
+                            bytes,
+                        )?;
+                        cache.insert(key, t.ms_per_step);
+                        t.ms_per_step
+                    }
+                };
+                e.batches += 1;
+                e.runs += m;
+                e.steps += c.train.steps;
+                e.seconds += c.train.steps as f64 * ms / 1000.0;
+            }
+        }
+        tracing::info!(figure = id, hours = e.seconds / 3600.0, "estimated");
+        out.push(e);
+    }
+    Ok(out)
+}
+
+/// The Markdown table of [`estimate`]'s results.
+pub fn estimate_table(estimates: &[Estimate], scale: Scale) -> String {
+    let mut out = format!(
+        "Estimated training time at scale `{}` (measured step times × step counts; metrics and \
+         data generation not included)\n\n| figure | batches | runs | steps (Σ over batches) | \
+         estimated time |\n|---|---|---|---|---|\n",
+        scale.name()
+    );
+    let mut total = 0.0;
+    for e in estimates {
+        total += e.seconds;
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            e.id,
+            e.batches,
+            e.runs,
+            e.steps,
+            duration(e.seconds)
+        ));
+    }
+    out.push_str(&format!("| all | | | | {} |\n", duration(total)));
+    out
+}
+
+/// Seconds as `42 s`, `3.5 min` or `2.1 h`.
+pub fn duration(seconds: f64) -> String {
+    if seconds < 120.0 {
+        format!("{seconds:.0} s")
+    } else if seconds < 7200.0 {
+        format!("{:.1} min", seconds / 60.0)
+    } else {
+        format!("{:.1} h", seconds / 3600.0)
+    }
 }

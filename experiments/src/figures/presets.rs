@@ -116,6 +116,31 @@ fn part(name: &str, toml: String) -> Result<Part, ExperimentError> {
     })
 }
 
+/// The learning rate of the σ_n sweeps: `η = min(0.1, 0.25/σ_n²)`. Full-batch GD is stable
+/// for η < 2/L, and the largest curvature of the quadratic-penalty loss is about
+/// `L ≈ (2α + (1 − α)/4)·σ_n²·(1 + √λ)²`, so the paper's η = 0.1 diverges for σ_n ≳ 2.5 at
+/// α = 0.4, λ = 0.7. Scaling η with 1/σ_n² keeps ηL (and so the conditioning of the descent)
+/// the same at every σ_n.
+pub fn sigma_n_lr(sigma_n: f64) -> f64 {
+    (0.25 / (sigma_n * sigma_n)).min(0.1)
+}
+
+/// One part per σ_n value (each with [`sigma_n_lr`]); `body` is the rest of the sweep, with
+/// `{lr}` and `{sigma_n}` to fill in.
+fn sigma_n_parts(sigma_ns: &[f64], body: &str) -> Result<Vec<Part>, ExperimentError> {
+    sigma_ns
+        .iter()
+        .map(|&sn| {
+            let lr = sigma_n_lr(sn);
+            part(
+                &format!("sigma_n={sn}"),
+                body.replace("{lr}", &format!("{lr:?}"))
+                    .replace("{sigma_n}", &format!("{sn:?}")),
+            )
+        })
+        .collect()
+}
+
 /// λ values of the threshold figures (16, 18): dense around 1/2 and 1.
 pub const THRESHOLD_LAMBDAS: [f64; 17] = [
     0.1, 0.2, 0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0, 1.05, 1.1, 1.2, 1.5,
@@ -209,7 +234,7 @@ pub fn preset(id: u32, scale: Scale) -> Result<Preset, ExperimentError> {
             )
         }
         13 => {
-            let t = steps(20_000, 5_000);
+            let t = 20_000;
             let ds: Vec<String> = [200, 1400, 1800]
                 .iter()
                 .map(|&d| d_of(d, &s).to_string())
@@ -272,19 +297,18 @@ pub fn preset(id: u32, scale: Scale) -> Result<Preset, ExperimentError> {
                 "At fixed λ, α = 0.4 beats α = 0 at large σ_n and small σ_f and loses in the \
                  opposite corner; the regularised accuracy does not depend on σ_n; the boundary \
                  σ_n*(σ_f) separates the two regions.",
-                vec![part(
-                    "main",
-                    format!(
-                        "[base]\ndata = {{ d = {d}, n = {n} }}\n\
+                sigma_n_parts(
+                    &PHASE_SIGMA_N,
+                    &format!(
+                        "[base]\ndata = {{ d = {d}, n = {n}, sigma_n = {{sigma_n}} }}\n\
                          loss = {{ penalty = \"quadratic\" }}\n\
-                         train = {{ steps = {t}, log_points = 10 }}\n\
-                         [grid]\n\"data.sigma_f\" = {}\n\"data.sigma_n\" = {}\nseed = {}\n\
+                         train = {{ steps = {t}, lr = {{lr}}, log_points = 10 }}\n\
+                         [grid]\n\"data.sigma_f\" = {}\nseed = {}\n\
                          \"loss.alpha\" = [0.0, 0.4]\n",
                         list(&PHASE_SIGMA_F),
-                        list(&PHASE_SIGMA_N),
                         seeds(2)
                     ),
-                )?],
+                )?,
             )
         }
         16 | 18 => {
@@ -351,32 +375,30 @@ pub fn preset(id: u32, scale: Scale) -> Result<Preset, ExperimentError> {
                 "Accuracy and direction against orthogonal noise",
                 "With α = 0.4 and λ < 1 the test accuracy does not depend on σ_n, while cos θ₁ \
                  follows (1 + C²/σ_n²)^(−1/2); without regularisation accuracy falls with σ_n.",
-                vec![part(
-                    "main",
-                    format!(
-                        "[base]\ndata = {{ d = {d07}, n = {n}, sigma_f = 0.5 }}\n\
+                sigma_n_parts(
+                    &[0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0],
+                    &format!(
+                        "[base]\ndata = {{ d = {d07}, n = {n}, sigma_f = 0.5, sigma_n = {{sigma_n}} }}\n\
                          loss = {{ penalty = \"quadratic\" }}\n\
-                         train = {{ steps = {t}, log_points = 10 }}\n\
-                         [grid]\n\"data.sigma_n\" = [0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0]\n\
-                         seed = {seed_list}\n\"loss.alpha\" = [0.0, 0.4]\n"
+                         train = {{ steps = {t}, lr = {{lr}}, log_points = 10 }}\n\
+                         [grid]\nseed = {seed_list}\n\"loss.alpha\" = [0.0, 0.4]\n"
                     ),
-                )?],
+                )?,
             )
         }
         19 => (
             "The slope C²",
             "For α > 0, 1/cos²θ₁ is a straight line in 1/σ_n² with intercept 1 and slope \
              C² = σ_f² λ (μ_f² + σ_f²) / ((1 − λ) μ_f²).",
-            vec![part(
-                "main",
-                format!(
-                    "[base]\ndata = {{ d = {d07}, n = {n}, sigma_f = 0.5 }}\n\
+            sigma_n_parts(
+                &[0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0],
+                &format!(
+                    "[base]\ndata = {{ d = {d07}, n = {n}, sigma_f = 0.5, sigma_n = {{sigma_n}} }}\n\
                      loss = {{ penalty = \"quadratic\", alpha = 0.2 }}\n\
-                     train = {{ steps = 2000, log_points = 10 }}\n\
-                     [grid]\n\"data.sigma_n\" = [0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0]\n\
-                     seed = {seed_list}\n"
+                     train = {{ steps = 2000, lr = {{lr}}, log_points = 10 }}\n\
+                     [grid]\nseed = {seed_list}\n"
                 ),
-            )?],
+            )?,
         ),
         20 => (
             "Signal and orthogonal weights against feature noise",

@@ -97,8 +97,13 @@ impl FigureOutcome {
     }
 }
 
-/// Formats a number for a table: 4 significant digits, `–` for NaN.
+/// Formats a number for a table: 4 significant digits without trailing zeros, `–` for NaN.
 pub fn num(v: f64) -> String {
+    significant(v, 4)
+}
+
+/// `v` to `digits` significant digits, trailing zeros dropped; `–` for NaN, `∞` for infinity.
+pub fn significant(v: f64, digits: i32) -> String {
     if v.is_nan() {
         return "–".into();
     }
@@ -114,16 +119,21 @@ pub fn num(v: f64) -> String {
     }
     let magnitude = v.abs().log10().floor() as i32;
     if !(-3..6).contains(&magnitude) {
-        return format!("{v:.3e}");
+        return format!("{v:.*e}", (digits - 1).max(0) as usize);
     }
-    let decimals = (3 - magnitude).max(0) as usize;
-    format!("{v:.decimals$}")
+    let decimals = (digits - 1 - magnitude).max(0) as usize;
+    let text = format!("{v:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
 }
 
-/// `mean ± std` with [`num`].
+/// `mean ± std`: the mean with [`num`], the spread to 2 significant digits.
 pub fn pm(mean: f64, std: f64) -> String {
     if std.is_finite() && std > 0.0 {
-        format!("{} ± {}", num(mean), num(std))
+        format!("{} ± {}", num(mean), significant(std, 2))
     } else {
         num(mean)
     }
@@ -136,7 +146,8 @@ fn markdown_table(out: &mut String, header: &[String], rows: &[Vec<String>]) {
     let _ = writeln!(out, "| {} |", header.join(" | "));
     let _ = writeln!(out, "|{}", "---|".repeat(header.len()));
     for row in rows {
-        let _ = writeln!(out, "| {} |", row.join(" | "));
+        let cells: Vec<String> = row.iter().map(|c| c.replace('|', "\\|")).collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
     out.push('\n');
 }
