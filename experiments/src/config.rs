@@ -172,6 +172,9 @@ pub enum OptimizerName {
     Adam,
     /// Mini-batch SGD with `train.batch_size`.
     Sgd,
+    /// The exact minimiser by Newton–CG (binary, α > 0); `train.steps` caps the Newton
+    /// iterations and `train.grad_tol` (1e-10 when 0) is the gradient-norm certificate.
+    Newton,
 }
 
 /// `[train]`: the optimisation.
@@ -318,7 +321,7 @@ pub const FIELDS: &[(&str, &str)] = &[
     ),
     (
         "train.optimizer",
-        "gd (full batch) | adam (full batch) | sgd (mini-batch)",
+        "gd (full batch) | adam (full batch) | sgd (mini-batch) | newton (exact minimiser, binary, α > 0)",
     ),
     (
         "train.lr",
@@ -593,6 +596,30 @@ impl RunConfig {
         }
         if t.steps == 0 {
             return Err(ExperimentError::invalid("train.steps", "0", ">= 1"));
+        }
+        if t.optimizer == OptimizerName::Newton {
+            if self.data.model != DataModel::SignalNoise {
+                return Err(ExperimentError::invalid(
+                    "train.optimizer",
+                    "newton",
+                    "gd | adam | sgd for data.model = multiclass (newton is binary only)",
+                ));
+            }
+            if self.loss.weight_decay > 0.0 {
+                return Err(ExperimentError::invalid(
+                    "train.optimizer",
+                    "newton",
+                    "gd | adam | sgd with loss.weight_decay > 0",
+                ));
+            }
+            let alphas = self.alphas()?;
+            if let Some(a) = alphas.iter().find(|&&a| a <= 0.0) {
+                return Err(ExperimentError::invalid(
+                    "loss.alpha",
+                    &a.to_string(),
+                    "> 0 for every run with train.optimizer = newton (α = 0 has no finite minimiser)",
+                ));
+            }
         }
         if t.optimizer == OptimizerName::Sgd && !(1..=self.data.n).contains(&t.batch_size) {
             return Err(ExperimentError::invalid(

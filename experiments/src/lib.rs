@@ -5,6 +5,7 @@
 //! - [`train`]: the autodiff training loop over any [`train::LogitModel`], M runs at once;
 //! - [`metrics`]: the paper's metrics at log-spaced steps, logit histograms;
 //! - [`run`]: one configured run from config to result files;
+//! - [`solvers`]: exact solvers (Newton–CG for the regularised minimiser);
 //! - [`sweep`]: grids of runs, batched where they share data, resumable;
 //! - [`figures`]: the paper's figures: presets, analysis against theory, plots, reports;
 //! - [`bench`]: timings of the training step and the machine's limits;
@@ -33,6 +34,7 @@ pub mod metrics;
 pub mod output;
 pub mod problem;
 pub mod run;
+pub mod solvers;
 pub mod sweep;
 pub mod train;
 

@@ -180,6 +180,9 @@ pub fn execute(config: &RunConfig, show_progress: bool) -> Result<RunResult, Exp
         ),
         seed: config.seed,
     };
+    if config.train.optimizer == crate::config::OptimizerName::Newton {
+        return execute_newton(config, model, &problem, &objective, spec, &ctx);
+    }
     train_and_measure(
         model,
         &problem,
@@ -189,6 +192,109 @@ pub fn execute(config: &RunConfig, show_progress: bool) -> Result<RunResult, Exp
         config,
         show_progress,
     )
+}
+
+/// `train.optimizer = "newton"`: each run's exact minimiser by Newton–CG (host, f64), then the
+/// metrics of that solution through the same measurement path as a trained model. The metric
+/// rows carry the largest number of Newton iterations as their step; the summary adds each
+/// run's iterations, products with A, the certificate ‖∇F‖ and the objective history.
+fn execute_newton(
+    config: &RunConfig,
+    mut model: logit_reg_model::LinearClassifier,
+    problem: &Problem,
+    objective: &Objective,
+    mut spec: TrainSpec,
+    ctx: &MetricContext,
+) -> Result<RunResult, ExperimentError> {
+    let start = Instant::now();
+    let split = config
+        .signal_noise()?
+        .generate(config.seed)
+        .map_err(ExperimentError::data)?;
+    let a = split.train.label_absorbed();
+    let design = crate::solvers::Design {
+        a: &a,
+        n: split.train.n,
+        d: split.train.d,
+    };
+    let penalty = config
+        .penalty()
+        .binary()
+        .map_err(ExperimentError::model)?
+        .ok_or_else(|| ExperimentError::invalid("loss.penalty", "none", "a penalty for newton"))?;
+    let tol = if config.train.grad_tol > 0.0 {
+        config.train.grad_tol
+    } else {
+        1e-10
+    };
+    let m = ctx.alphas.len();
+    let d = design.d;
+    let mut weights = vec![0.0; d * m];
+    let mut outcomes = Vec::new();
+    for (run, &alpha) in ctx.alphas.iter().enumerate() {
+        let out = crate::solvers::newton_binary(
+            &design,
+            penalty.as_ref(),
+            alpha,
+            tol,
+            config.train.steps,
+        )
+        .map_err(|e| match e {
+            ExperimentError::Diverged { step, loss, .. } => ExperimentError::Diverged {
+                run,
+                step,
+                loss,
+                lr: 1.0,
+            },
+            other => other,
+        })?;
+        for (j, w) in out.weights.iter().enumerate() {
+            weights[j * m + run] = *w;
+        }
+        tracing::info!(
+            run,
+            alpha,
+            iterations = out.iterations,
+            gradient_norm = out.gradient_norm,
+            "newton"
+        );
+        outcomes.push(out);
+    }
+    let device = problem.train_x.device();
+    model.weight = burn::module::Param::from_tensor(burn::tensor::Tensor::from_data(
+        burn::tensor::TensorData::new(weights, [d, m]),
+        &device,
+    ));
+    spec.steps = 0;
+    let solve_seconds = start.elapsed().as_secs_f64();
+    let mut result = train_and_measure(model, problem, objective, &spec, ctx, config, false)?;
+    let iterations = outcomes.iter().map(|o| o.iterations).max().unwrap_or(0);
+    for row in &mut result.metrics {
+        row.step = iterations;
+    }
+    let converged = outcomes.iter().all(|o| o.converged);
+    let summary = &mut result.summary;
+    summary["steps"] = json!(iterations);
+    summary["converged"] = json!(converged);
+    summary["gradient_norms"] = json!(outcomes.iter().map(|o| o.gradient_norm).collect::<Vec<_>>());
+    summary["newton_iterations"] = json!(outcomes.iter().map(|o| o.iterations).collect::<Vec<_>>());
+    summary["matrix_products"] = json!(outcomes.iter().map(|o| o.products).collect::<Vec<_>>());
+    summary["newton_history"] = json!(
+        outcomes
+            .iter()
+            .map(|o| o.history.clone())
+            .collect::<Vec<_>>()
+    );
+    summary["gradient_tolerance"] = json!(tol);
+    result.wall_seconds += solve_seconds;
+    summary["wall_seconds"] = json!(result.wall_seconds);
+    if !converged {
+        tracing::warn!(
+            tol,
+            "newton stopped at train.steps before reaching the tolerance"
+        );
+    }
+    Ok(result)
 }
 
 /// Runs the training loop with metrics, histograms and a progress bar; for any [`LogitModel`].

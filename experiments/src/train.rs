@@ -250,6 +250,13 @@ pub fn train<M: LogitModel>(
             "one per run",
         ));
     }
+    if spec.optimizer == OptimizerName::Newton && spec.steps > 0 {
+        return Err(ExperimentError::invalid(
+            "train.optimizer",
+            "newton",
+            "gd | adam | sgd in the step loop (newton runs through run::execute)",
+        ));
+    }
     let lr_max = spec.lr.iter().copied().fold(0.0_f64, f64::max);
     let scale: Vec<f64> = match spec.optimizer {
         OptimizerName::Adam => vec![1.0; runs],
@@ -258,7 +265,8 @@ pub fn train<M: LogitModel>(
     let device = problem.train_x.device();
     let scale_t = Tensor::<1>::from_data(TensorData::new(scale, [runs]), &device);
     let mut optimizer = match spec.optimizer {
-        OptimizerName::Gd | OptimizerName::Sgd => SgdConfig::new().init(),
+        // Newton never steps here: `run::execute` solves it and measures with `steps = 0`.
+        OptimizerName::Gd | OptimizerName::Sgd | OptimizerName::Newton => SgdConfig::new().init(),
         OptimizerName::Adam => AdamConfig::new()
             .with_beta_1(spec.adam.0 as f32)
             .with_beta_2(spec.adam.1 as f32)

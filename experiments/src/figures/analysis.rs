@@ -1205,7 +1205,20 @@ const THRESHOLD_LEVEL: f64 = 0.999;
 const LOOSE_LEVEL: f64 = 0.99;
 
 fn fig_threshold(parts: &Parts) -> Result<Analysis, ExperimentError> {
-    let quad = part(parts, "quadratic")?;
+    // α = 0 (GD) and α = 0.4 (Newton) of the quadratic penalty, as one table.
+    let quadratic_parts: Parts = parts
+        .iter()
+        .filter(|(name, _)| name.as_str() == "gd" || name.as_str() == "quadratic")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if quadratic_parts.len() != 2 {
+        return Err(ExperimentError::Io {
+            path: "gd, quadratic".into(),
+            message: "a part of the figure is missing".into(),
+        });
+    }
+    let quad_merged = PartData::merged(&quadratic_parts);
+    let quad = &quad_merged;
     let ls = part(parts, "label-smoothing")?;
     let n = quad.base_num("data.n");
     let mut a = Analysis {
@@ -1233,8 +1246,9 @@ fn fig_threshold(parts: &Parts) -> Result<Analysis, ExperimentError> {
         "penalty",
         "α",
         "σ_n",
-        "λ where test acc < 0.99",
+        "λ where test acc < 0.999",
         "per seed",
+        "λ where test acc < 0.99",
         "theory λ_c",
     ]);
     let mut estimates = BTreeMap::new();
@@ -1259,12 +1273,14 @@ fn fig_threshold(parts: &Parts) -> Result<Analysis, ExperimentError> {
                 lambda_curve(&runs, n, "test_accuracy"),
             ));
             let (m, u, per) = threshold_over_seeds(&runs, n, THRESHOLD_LEVEL);
+            let (lm, lu, _) = threshold_over_seeds(&runs, n, LOOSE_LEVEL);
             a.rows.push(vec![
                 "quadratic".into(),
                 num(alpha),
                 num(sn),
                 pm(m, u),
                 per.iter().map(|v| num(*v)).collect::<Vec<_>>().join(", "),
+                pm(lm, lu),
                 num(theory::critical_aspect_ratio(alpha > 0.0)),
             ]);
             estimates.insert(format!("q{alpha}-{sn}"), (m, u));
@@ -1278,12 +1294,14 @@ fn fig_threshold(parts: &Parts) -> Result<Analysis, ExperimentError> {
                 lambda_curve(&runs, n, "test_accuracy"),
             ));
             let (m, u, per) = threshold_over_seeds(&runs, n, THRESHOLD_LEVEL);
+            let (lm, lu, _) = threshold_over_seeds(&runs, n, LOOSE_LEVEL);
             a.rows.push(vec![
                 "label smoothing".into(),
                 "0.4".into(),
                 num(sn),
                 pm(m, u),
                 per.iter().map(|v| num(*v)).collect::<Vec<_>>().join(", "),
+                pm(lm, lu),
                 "1".into(),
             ]);
             estimates.insert("ls".into(), (m, u));
@@ -1429,7 +1447,7 @@ fn fig_weight_decay(parts: &Parts) -> Result<Analysis, ExperimentError> {
     a.header = strings([
         "σ_f",
         "σ_n",
-        "λ where test acc < 0.99",
+        "λ where test acc < 0.999",
         "test acc at λ = 0.1",
         "test acc at λ = 0.7",
     ]);

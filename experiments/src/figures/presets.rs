@@ -125,21 +125,24 @@ pub fn sigma_n_lr(sigma_n: f64) -> f64 {
     (0.25 / (sigma_n * sigma_n)).min(0.1)
 }
 
-/// One part per σ_n value (each with [`sigma_n_lr`]); `body` is the rest of the sweep, with
-/// `{lr}` and `{sigma_n}` to fill in.
-fn sigma_n_parts(sigma_ns: &[f64], body: &str) -> Result<Vec<Part>, ExperimentError> {
+/// One part per σ_n value (each with [`sigma_n_lr`]), named `<prefix>sigma_n=<value>`; `body`
+/// is the sweep, with `{lr}` and `{sigma_n}` to fill in.
+fn sigma_n_parts(prefix: &str, sigma_ns: &[f64], body: &str) -> Result<Vec<Part>, ExperimentError> {
     sigma_ns
         .iter()
         .map(|&sn| {
             let lr = sigma_n_lr(sn);
             part(
-                &format!("sigma_n={sn}"),
+                &format!("{prefix}sigma_n={sn}"),
                 body.replace("{lr}", &format!("{lr:?}"))
                     .replace("{sigma_n}", &format!("{sn:?}")),
             )
         })
         .collect()
 }
+
+/// The σ_n grid of figure 17 (the paper gives none).
+pub const FIG17_SIGMA_N: [f64; 8] = [0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0];
 
 /// λ values of the threshold figures (16, 18): dense around 1/2 and 1.
 pub const THRESHOLD_LAMBDAS: [f64; 17] = [
@@ -234,7 +237,6 @@ pub fn preset(id: u32, scale: Scale) -> Result<Preset, ExperimentError> {
             )
         }
         13 => {
-            let t = 20_000;
             let ds: Vec<String> = [200, 1400, 1800]
                 .iter()
                 .map(|&d| d_of(d, &s).to_string())
@@ -244,7 +246,7 @@ pub fn preset(id: u32, scale: Scale) -> Result<Preset, ExperimentError> {
                 format!(
                     "[base]\ndata = {{ n = {n}, sigma_f = 0.5, sigma_n = 1.0 }}\n\
                      loss = {{ penalty = \"{penalty}\" }}\n\
-                     train = {{ steps = {t}, log_points = 20 }}\n\
+                     train = {{ optimizer = \"newton\", steps = 100, log_points = 2 }}\n\
                      [grid]\n\"data.d\" = [{}]\nseed = {}\n\"loss.alpha\" = {alphas}\n",
                     ds.join(", "),
                     seeds(2)
@@ -297,18 +299,33 @@ pub fn preset(id: u32, scale: Scale) -> Result<Preset, ExperimentError> {
                 "At fixed λ, α = 0.4 beats α = 0 at large σ_n and small σ_f and loses in the \
                  opposite corner; the regularised accuracy does not depend on σ_n; the boundary \
                  σ_n*(σ_f) separates the two regions.",
-                sigma_n_parts(
-                    &PHASE_SIGMA_N,
-                    &format!(
-                        "[base]\ndata = {{ d = {d}, n = {n}, sigma_n = {{sigma_n}} }}\n\
-                         loss = {{ penalty = \"quadratic\" }}\n\
-                         train = {{ steps = {t}, lr = {{lr}}, log_points = 10 }}\n\
-                         [grid]\n\"data.sigma_f\" = {}\nseed = {}\n\
-                         \"loss.alpha\" = [0.0, 0.4]\n",
-                        list(&PHASE_SIGMA_F),
-                        seeds(2)
-                    ),
-                )?,
+                [
+                    sigma_n_parts(
+                        "gd,",
+                        &PHASE_SIGMA_N,
+                        &format!(
+                            "[base]\ndata = {{ d = {d}, n = {n}, sigma_n = {{sigma_n}} }}\n\
+                             loss = {{ penalty = \"none\", alpha = 0.0 }}\n\
+                             train = {{ steps = {t}, lr = {{lr}}, log_points = 10 }}\n\
+                             [grid]\n\"data.sigma_f\" = {}\nseed = {}\n",
+                            list(&PHASE_SIGMA_F),
+                            seeds(2)
+                        ),
+                    )?,
+                    sigma_n_parts(
+                        "newton,",
+                        &PHASE_SIGMA_N,
+                        &format!(
+                            "[base]\ndata = {{ d = {d}, n = {n}, sigma_n = {{sigma_n}} }}\n\
+                             loss = {{ penalty = \"quadratic\", alpha = 0.4 }}\n\
+                             train = {{ optimizer = \"newton\", steps = 100, log_points = 2 }}\n\
+                             [grid]\n\"data.sigma_f\" = {}\nseed = {}\n",
+                            list(&PHASE_SIGMA_F),
+                            seeds(2)
+                        ),
+                    )?,
+                ]
+                .concat(),
             )
         }
         16 | 18 => {
@@ -333,12 +350,19 @@ pub fn preset(id: u32, scale: Scale) -> Result<Preset, ExperimentError> {
                      quadratic penalty.",
                     vec![
                         part(
+                            "gd",
+                            format!(
+                                "[base]\ndata = {{ n = {n} }}\nloss = {{ penalty = \"none\", alpha = 0.0 }}\n\
+                                 train = {{ steps = {t}, log_points = 10 }}\n\
+                                 [grid]\n{grid}\"data.sigma_n\" = [1.0, 2.0]\nseed = {seed_list}\n"
+                            ),
+                        )?,
+                        part(
                             "quadratic",
                             format!(
-                                "[base]\ndata = {{ n = {n} }}\nloss = {{ penalty = \"quadratic\" }}\n\
-                                 train = {{ steps = {t}, log_points = 10 }}\n\
-                                 [grid]\n{grid}\"data.sigma_n\" = [1.0, 2.0]\nseed = {seed_list}\n\
-                                 \"loss.alpha\" = [0.0, 0.4]\n"
+                                "[base]\ndata = {{ n = {n} }}\nloss = {{ penalty = \"quadratic\", alpha = 0.4 }}\n\
+                                 train = {{ optimizer = \"newton\", steps = 100, log_points = 2 }}\n\
+                                 [grid]\n{grid}\"data.sigma_n\" = [1.0, 2.0]\nseed = {seed_list}\n"
                             ),
                         )?,
                         part(
@@ -346,7 +370,7 @@ pub fn preset(id: u32, scale: Scale) -> Result<Preset, ExperimentError> {
                             format!(
                                 "[base]\ndata = {{ n = {n}, sigma_n = 1.0 }}\n\
                                  loss = {{ penalty = \"label-smoothing\", alpha = 0.4 }}\n\
-                                 train = {{ steps = {t}, log_points = 10 }}\n\
+                                 train = {{ optimizer = \"newton\", steps = 100, log_points = 2 }}\n\
                                  [grid]\n{grid}seed = {seed_list}\n"
                             ),
                         )?,
@@ -375,30 +399,45 @@ pub fn preset(id: u32, scale: Scale) -> Result<Preset, ExperimentError> {
                 "Accuracy and direction against orthogonal noise",
                 "With α = 0.4 and λ < 1 the test accuracy does not depend on σ_n, while cos θ₁ \
                  follows (1 + C²/σ_n²)^(−1/2); without regularisation accuracy falls with σ_n.",
-                sigma_n_parts(
-                    &[0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0],
-                    &format!(
-                        "[base]\ndata = {{ d = {d07}, n = {n}, sigma_f = 0.5, sigma_n = {{sigma_n}} }}\n\
-                         loss = {{ penalty = \"quadratic\" }}\n\
-                         train = {{ steps = {t}, lr = {{lr}}, log_points = 10 }}\n\
-                         [grid]\nseed = {seed_list}\n\"loss.alpha\" = [0.0, 0.4]\n"
-                    ),
-                )?,
+                [
+                    sigma_n_parts(
+                        "gd,",
+                        &FIG17_SIGMA_N,
+                        &format!(
+                            "[base]\ndata = {{ d = {d07}, n = {n}, sigma_f = 0.5, sigma_n = {{sigma_n}} }}\n\
+                             loss = {{ penalty = \"none\", alpha = 0.0 }}\n\
+                             train = {{ steps = {t}, lr = {{lr}}, log_points = 10 }}\n\
+                             [grid]\nseed = {seed_list}\n"
+                        ),
+                    )?,
+                    sigma_n_parts(
+                        "newton,",
+                        &FIG17_SIGMA_N,
+                        &format!(
+                            "[base]\ndata = {{ d = {d07}, n = {n}, sigma_f = 0.5, sigma_n = {{sigma_n}} }}\n\
+                             loss = {{ penalty = \"quadratic\", alpha = 0.4 }}\n\
+                             train = {{ optimizer = \"newton\", steps = 100, log_points = 2 }}\n\
+                             [grid]\nseed = {seed_list}\n"
+                        ),
+                    )?,
+                ]
+                .concat(),
             )
         }
         19 => (
             "The slope C²",
             "For α > 0, 1/cos²θ₁ is a straight line in 1/σ_n² with intercept 1 and slope \
              C² = σ_f² λ (μ_f² + σ_f²) / ((1 − λ) μ_f²).",
-            sigma_n_parts(
-                &[0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0],
-                &format!(
-                    "[base]\ndata = {{ d = {d07}, n = {n}, sigma_f = 0.5, sigma_n = {{sigma_n}} }}\n\
+            vec![part(
+                "newton",
+                format!(
+                    "[base]\ndata = {{ d = {d07}, n = {n}, sigma_f = 0.5 }}\n\
                      loss = {{ penalty = \"quadratic\", alpha = 0.2 }}\n\
-                     train = {{ steps = 2000, lr = {{lr}}, log_points = 10 }}\n\
-                     [grid]\nseed = {seed_list}\n"
+                     train = {{ optimizer = \"newton\", steps = 100, log_points = 2 }}\n\
+                     [grid]\n\"data.sigma_n\" = [0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0]\n\
+                     seed = {seed_list}\n"
                 ),
-            )?,
+            )?],
         ),
         20 => (
             "Signal and orthogonal weights against feature noise",
