@@ -484,10 +484,12 @@ fn newton_reaches_the_minimiser_that_long_gd_converges_to() {
     let newton = execute(&config(&newton_sets), false).expect("newton runs");
     assert_eq!(newton.summary["converged"], true);
     assert_eq!(newton.summary["solver"], "newton");
-    let iterations = newton.summary["newton_iterations"]
-        .as_array()
-        .expect("iterations");
-    assert!(iterations.iter().all(|i| i.as_u64().unwrap_or(99) <= 20));
+    let details = newton.summary["newton"].as_array().expect("newton details");
+    assert!(
+        details
+            .iter()
+            .all(|r| r["iterations"].as_u64().unwrap_or(99) <= 20)
+    );
     let a = final_rows(&gd.metrics);
     let b = final_rows(&newton.metrics);
     for (g, n) in a.iter().zip(&b) {
@@ -519,4 +521,88 @@ fn newton_rejects_what_it_cannot_solve() {
     assert!(err.to_string().contains("train.optimizer"), "{err}");
     let err = bad(&["loss.weight_decay=0.2"]).expect_err("weight decay");
     assert!(err.to_string().contains("train.optimizer"), "{err}");
+    // max-margin is the α = 0 solver.
+    let err = RunConfig::load(
+        None,
+        &[
+            "train.optimizer=\"max-margin\"".into(),
+            "loss.alpha=[0, 0.2]".into(),
+        ],
+    )
+    .and_then(|c| c.validate().map(|_| c))
+    .expect_err("α > 0");
+    assert!(err.to_string().contains("loss.alpha"), "{err}");
+}
+
+#[test]
+fn max_margin_is_the_direction_unregularised_gd_converges_to() {
+    // λ = 0.75 > 1/2 with feature noise: separable, and GD on plain cross-entropy turns (slowly,
+    // like 1/log t) towards the hard-margin direction. Its cosine with the max-margin solution
+    // must rise with the steps and end close to 1.
+    let dev = device();
+    let spn = config(&["data.d=30", "data.n=40", "data.n_test=100"])
+        .signal_noise()
+        .expect("valid");
+    let split = spn.generate(5).expect("data");
+    let a = split.train.label_absorbed();
+    let design = logit_reg::experiments::solvers::Design {
+        a: &a,
+        n: 40,
+        d: 30,
+    };
+    let mm = logit_reg::experiments::solvers::max_margin_binary(&design, 1e-10, 100_000)
+        .expect("separable");
+    assert!(mm.converged && (mm.min_margin - 1.0).abs() < 1e-8);
+    let problem = Problem::binary(&spn, 5, &dev).expect("data");
+    let loss = LogitRegularizedLoss::new(None, vec![0.0], &dev).expect("loss");
+    let objective = Objective::Binary {
+        loss: Arc::new(loss),
+        weight_decay: 0.0,
+        sum_data_term: false,
+    };
+    let cosine = |w: &[f64]| {
+        let dot: f64 = w.iter().zip(&mm.weights).map(|(x, y)| x * y).sum();
+        let nw = w.iter().map(|x| x * x).sum::<f64>().sqrt();
+        let nm = mm.weights.iter().map(|x| x * x).sum::<f64>().sqrt();
+        dot / (nw * nm)
+    };
+    let model = LinearClassifierConfig::new(30).init(&dev).expect("model");
+    let mut cosines = Vec::new();
+    let (model, _) = train(
+        model,
+        &problem,
+        &objective,
+        &spec(OptimizerName::Gd, 1.0, 100_000, 40, 0.0),
+        |step| [100, 1_000, 10_000].contains(&step),
+        |view| {
+            if !view.last {
+                cosines.push(cosine(&view.model.weights_f64()));
+            }
+        },
+    )
+    .expect("trains");
+    cosines.push(cosine(&model.weights_f64()));
+    assert!(
+        cosines.windows(2).all(|w| w[1] > w[0]),
+        "cosines {cosines:?} must rise"
+    );
+    assert!(*cosines.last().unwrap_or(&0.0) > 0.99, "{cosines:?}");
+    // And the exact solver reached through the config gives the same direction.
+    let cfg = config(&[
+        "data.d=30",
+        "data.n=40",
+        "data.n_test=100",
+        "seed=5",
+        "loss.penalty=\"none\"",
+        "loss.alpha=0",
+        "train.optimizer=\"max-margin\"",
+        "train.steps=100000",
+        "train.grad_tol=1e-10",
+    ]);
+    let result = execute(&cfg, false).expect("max-margin runs");
+    assert_eq!(result.summary["solver"], "max-margin");
+    let row = final_rows(&result.metrics)[0];
+    let nm = mm.weights.iter().map(|x| x * x).sum::<f64>().sqrt();
+    assert!((row.weight_norm - nm).abs() < 1e-9 * nm);
+    assert!((row.cos_e1 - mm.weights[0] / nm).abs() < 1e-9);
 }

@@ -175,6 +175,10 @@ pub enum OptimizerName {
     /// The exact minimiser by Newton–CG (binary, α > 0); `train.steps` caps the Newton
     /// iterations and `train.grad_tol` (1e-10 when 0) is the gradient-norm certificate.
     Newton,
+    /// The hard-margin (max-margin) direction that GD on the unregularised loss converges to
+    /// (binary, α = 0, separable data); `train.steps` caps the passes over the data and
+    /// `train.grad_tol` (1e-8 when 0) bounds the KKT violation.
+    MaxMargin,
 }
 
 /// `[train]`: the optimisation.
@@ -321,7 +325,7 @@ pub const FIELDS: &[(&str, &str)] = &[
     ),
     (
         "train.optimizer",
-        "gd (full batch) | adam (full batch) | sgd (mini-batch) | newton (exact minimiser, binary, α > 0)",
+        "gd (full batch) | adam (full batch) | sgd (mini-batch) | newton (exact minimiser, binary, α > 0) | max-margin (GD's limit direction, binary, α = 0)",
     ),
     (
         "train.lr",
@@ -597,21 +601,41 @@ impl RunConfig {
         if t.steps == 0 {
             return Err(ExperimentError::invalid("train.steps", "0", ">= 1"));
         }
-        if t.optimizer == OptimizerName::Newton {
+        if matches!(
+            t.optimizer,
+            OptimizerName::Newton | OptimizerName::MaxMargin
+        ) {
+            let name = if t.optimizer == OptimizerName::Newton {
+                "newton"
+            } else {
+                "max-margin"
+            };
             if self.data.model != DataModel::SignalNoise {
                 return Err(ExperimentError::invalid(
                     "train.optimizer",
-                    "newton",
-                    "gd | adam | sgd for data.model = multiclass (newton is binary only)",
+                    name,
+                    "gd | adam | sgd for data.model = multiclass (exact solvers are binary only)",
                 ));
             }
             if self.loss.weight_decay > 0.0 {
                 return Err(ExperimentError::invalid(
                     "train.optimizer",
-                    "newton",
+                    name,
                     "gd | adam | sgd with loss.weight_decay > 0",
                 ));
             }
+        }
+        if t.optimizer == OptimizerName::MaxMargin {
+            let alphas = self.alphas()?;
+            if let Some(a) = alphas.iter().find(|&&a| a != 0.0) {
+                return Err(ExperimentError::invalid(
+                    "loss.alpha",
+                    &a.to_string(),
+                    "0 for every run with train.optimizer = max-margin (α > 0: use newton)",
+                ));
+            }
+        }
+        if t.optimizer == OptimizerName::Newton {
             let alphas = self.alphas()?;
             if let Some(a) = alphas.iter().find(|&&a| a <= 0.0) {
                 return Err(ExperimentError::invalid(

@@ -180,8 +180,11 @@ pub fn execute(config: &RunConfig, show_progress: bool) -> Result<RunResult, Exp
         ),
         seed: config.seed,
     };
-    if config.train.optimizer == crate::config::OptimizerName::Newton {
-        return execute_newton(config, model, &problem, &objective, spec, &ctx);
+    if matches!(
+        config.train.optimizer,
+        crate::config::OptimizerName::Newton | crate::config::OptimizerName::MaxMargin
+    ) {
+        return execute_exact(config, model, &problem, &objective, spec, &ctx);
     }
     train_and_measure(
         model,
@@ -194,11 +197,22 @@ pub fn execute(config: &RunConfig, show_progress: bool) -> Result<RunResult, Exp
     )
 }
 
-/// `train.optimizer = "newton"`: each run's exact minimiser by Newton–CG (host, f64), then the
-/// metrics of that solution through the same measurement path as a trained model. The metric
-/// rows carry the largest number of Newton iterations as their step; the summary adds each
-/// run's iterations, products with A, the certificate ‖∇F‖ and the objective history.
-fn execute_newton(
+/// One run's exact solution and its certificate.
+struct ExactSolution {
+    weights: Vec<f64>,
+    iterations: u64,
+    certificate: f64,
+    converged: bool,
+    details: Value,
+}
+
+/// `train.optimizer = "newton"` or `"max-margin"`: each run's exact solution (host, f64; see
+/// [`crate::solvers`]), then the metrics of that solution through the same measurement path
+/// as a trained model. The metric rows carry the largest iteration count (Newton steps or
+/// passes over the data) as their step. The summary adds, per run, the certificate
+/// (`gradient_norms` for Newton, `kkt_violations` for max-margin) and the solver's details
+/// (`newton`/`max_margin`: iterations, products, history).
+fn execute_exact(
     config: &RunConfig,
     mut model: logit_reg_model::LinearClassifier,
     problem: &Problem,
@@ -206,6 +220,7 @@ fn execute_newton(
     mut spec: TrainSpec,
     ctx: &MetricContext,
 ) -> Result<RunResult, ExperimentError> {
+    use crate::config::OptimizerName;
     let start = Instant::now();
     let split = config
         .signal_noise()?
@@ -217,48 +232,84 @@ fn execute_newton(
         n: split.train.n,
         d: split.train.d,
     };
-    let penalty = config
-        .penalty()
-        .binary()
-        .map_err(ExperimentError::model)?
-        .ok_or_else(|| ExperimentError::invalid("loss.penalty", "none", "a penalty for newton"))?;
-    let tol = if config.train.grad_tol > 0.0 {
-        config.train.grad_tol
-    } else {
-        1e-10
+    let newton = config.train.optimizer == OptimizerName::Newton;
+    let tol = match (config.train.grad_tol > 0.0, newton) {
+        (true, _) => config.train.grad_tol,
+        (false, true) => 1e-10,
+        (false, false) => 1e-8,
     };
     let m = ctx.alphas.len();
     let d = design.d;
-    let mut weights = vec![0.0; d * m];
-    let mut outcomes = Vec::new();
+    let mut solutions: Vec<ExactSolution> = Vec::new();
     for (run, &alpha) in ctx.alphas.iter().enumerate() {
-        let out = crate::solvers::newton_binary(
-            &design,
-            penalty.as_ref(),
-            alpha,
-            tol,
-            config.train.steps,
-        )
-        .map_err(|e| match e {
-            ExperimentError::Diverged { step, loss, .. } => ExperimentError::Diverged {
-                run,
-                step,
-                loss,
-                lr: 1.0,
-            },
-            other => other,
-        })?;
-        for (j, w) in out.weights.iter().enumerate() {
-            weights[j * m + run] = *w;
-        }
+        let solution = if newton {
+            let penalty = config
+                .penalty()
+                .binary()
+                .map_err(ExperimentError::model)?
+                .ok_or_else(|| {
+                    ExperimentError::invalid("loss.penalty", "none", "a penalty for newton")
+                })?;
+            let out = crate::solvers::newton_binary(
+                &design,
+                penalty.as_ref(),
+                alpha,
+                tol,
+                config.train.steps,
+            )
+            .map_err(|e| match e {
+                ExperimentError::Diverged { step, loss, .. } => ExperimentError::Diverged {
+                    run,
+                    step,
+                    loss,
+                    lr: 1.0,
+                },
+                other => other,
+            })?;
+            ExactSolution {
+                details: json!({"iterations": out.iterations, "matrix_products": out.products,
+                                "history": out.history}),
+                weights: out.weights,
+                iterations: out.iterations,
+                certificate: out.gradient_norm,
+                converged: out.converged,
+            }
+        } else if run > 0 {
+            // α = 0 for every run: one direction serves them all.
+            let first = &solutions[0];
+            ExactSolution {
+                weights: first.weights.clone(),
+                iterations: first.iterations,
+                certificate: first.certificate,
+                converged: first.converged,
+                details: first.details.clone(),
+            }
+        } else {
+            let out = crate::solvers::max_margin_binary(&design, tol, config.train.steps)?;
+            ExactSolution {
+                details: json!({"epochs": out.epochs, "min_margin": out.min_margin,
+                                "support_vectors": out.support_vectors, "history": out.history}),
+                weights: out.weights,
+                iterations: out.epochs,
+                certificate: out.kkt_violation,
+                converged: out.converged,
+            }
+        };
         tracing::info!(
             run,
             alpha,
-            iterations = out.iterations,
-            gradient_norm = out.gradient_norm,
-            "newton"
+            iterations = solution.iterations,
+            certificate = solution.certificate,
+            "{}",
+            if newton { "newton" } else { "max-margin" }
         );
-        outcomes.push(out);
+        solutions.push(solution);
+    }
+    let mut weights = vec![0.0; d * m];
+    for (run, solution) in solutions.iter().enumerate() {
+        for (j, w) in solution.weights.iter().enumerate() {
+            weights[j * m + run] = *w;
+        }
     }
     let device = problem.train_x.device();
     model.weight = burn::module::Param::from_tensor(burn::tensor::Tensor::from_data(
@@ -268,30 +319,31 @@ fn execute_newton(
     spec.steps = 0;
     let solve_seconds = start.elapsed().as_secs_f64();
     let mut result = train_and_measure(model, problem, objective, &spec, ctx, config, false)?;
-    let iterations = outcomes.iter().map(|o| o.iterations).max().unwrap_or(0);
+    let iterations = solutions.iter().map(|o| o.iterations).max().unwrap_or(0);
     for row in &mut result.metrics {
         row.step = iterations;
     }
-    let converged = outcomes.iter().all(|o| o.converged);
+    let converged = solutions.iter().all(|o| o.converged);
+    let certificates: Vec<f64> = solutions.iter().map(|o| o.certificate).collect();
+    let details: Vec<Value> = solutions.iter().map(|o| o.details.clone()).collect();
     let summary = &mut result.summary;
     summary["steps"] = json!(iterations);
     summary["converged"] = json!(converged);
-    summary["gradient_norms"] = json!(outcomes.iter().map(|o| o.gradient_norm).collect::<Vec<_>>());
-    summary["newton_iterations"] = json!(outcomes.iter().map(|o| o.iterations).collect::<Vec<_>>());
-    summary["matrix_products"] = json!(outcomes.iter().map(|o| o.products).collect::<Vec<_>>());
-    summary["newton_history"] = json!(
-        outcomes
-            .iter()
-            .map(|o| o.history.clone())
-            .collect::<Vec<_>>()
-    );
-    summary["gradient_tolerance"] = json!(tol);
+    if newton {
+        summary["gradient_norms"] = json!(certificates);
+        summary["newton"] = json!(details);
+    } else {
+        summary["gradient_norms"] = Value::Null;
+        summary["kkt_violations"] = json!(certificates);
+        summary["max_margin"] = json!(details);
+    }
+    summary["tolerance"] = json!(tol);
     result.wall_seconds += solve_seconds;
     summary["wall_seconds"] = json!(result.wall_seconds);
     if !converged {
         tracing::warn!(
             tol,
-            "newton stopped at train.steps before reaching the tolerance"
+            "the exact solver stopped at train.steps before reaching the tolerance"
         );
     }
     Ok(result)

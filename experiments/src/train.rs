@@ -250,11 +250,15 @@ pub fn train<M: LogitModel>(
             "one per run",
         ));
     }
-    if spec.optimizer == OptimizerName::Newton && spec.steps > 0 {
+    if matches!(
+        spec.optimizer,
+        OptimizerName::Newton | OptimizerName::MaxMargin
+    ) && spec.steps > 0
+    {
         return Err(ExperimentError::invalid(
             "train.optimizer",
-            "newton",
-            "gd | adam | sgd in the step loop (newton runs through run::execute)",
+            "newton | max-margin",
+            "gd | adam | sgd in the step loop (exact solvers run through run::execute)",
         ));
     }
     let lr_max = spec.lr.iter().copied().fold(0.0_f64, f64::max);
@@ -266,7 +270,10 @@ pub fn train<M: LogitModel>(
     let scale_t = Tensor::<1>::from_data(TensorData::new(scale, [runs]), &device);
     let mut optimizer = match spec.optimizer {
         // Newton never steps here: `run::execute` solves it and measures with `steps = 0`.
-        OptimizerName::Gd | OptimizerName::Sgd | OptimizerName::Newton => SgdConfig::new().init(),
+        OptimizerName::Gd
+        | OptimizerName::Sgd
+        | OptimizerName::Newton
+        | OptimizerName::MaxMargin => SgdConfig::new().init(),
         OptimizerName::Adam => AdamConfig::new()
             .with_beta_1(spec.adam.0 as f32)
             .with_beta_2(spec.adam.1 as f32)
