@@ -126,13 +126,14 @@ fn figure_options(
 
 fn print_outcome(o: &crate::figures::FigureOutcome) {
     println!(
-        "figure {}: {} ({} of {} criteria), {} runs, {:.0} s",
+        "figure {}: {} ({} of {} criteria), {} runs, {:.0} s (training {:.0} s)",
         o.id,
         o.verdict().word(),
         o.checks.iter().filter(|c| c.passed).count(),
         o.checks.len(),
         o.runs,
-        o.wall_seconds
+        o.wall_seconds,
+        o.train_seconds
     );
 }
 

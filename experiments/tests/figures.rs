@@ -68,6 +68,11 @@ fn smoke(id: u32) {
     // A second call resumes: nothing is retrained and the outcome is the same.
     let again = run_figure(id, &options, &dir.0).expect("resume");
     assert_eq!(again.rows, outcome.rows);
+    assert!(outcome.train_seconds > 0.0);
+    assert_eq!(
+        again.train_seconds, outcome.train_seconds,
+        "read from the same batches"
+    );
 }
 
 #[test]
@@ -128,6 +133,7 @@ fn fixture() -> FigureOutcome {
         ],
         notes: vec!["finite N".into()],
         runs: 24,
+        train_seconds: 10.6,
         wall_seconds: 12.4,
     }
 }
@@ -140,7 +146,8 @@ fn report_generator_on_a_fixture() {
     let expected_start = "# Figure 19: The slope C²\n\n**Claim.** 1/cos² is linear in 1/σ_n².\n\n\
                           **Verdict: partially reproduced** (2 of 3 criteria met).\n\n\
                           ![figure 19](figure.png)\n\n\
-                          Scale `quick`: d = 140, N = 200. Solver: gd. 24 runs, 12 s wall time.\n\n\
+                          Scale `quick`: d = 140, N = 200. Solver: gd. 24 runs; training time 11 s \
+                          (sum over batches); this invocation 12 s.\n\n\
                           | quantity | fit | theory |\n|---|---|---|\n| slope | 0.70 ± 0.02 | 0.7292 |\n";
     assert!(text.starts_with(expected_start), "got:\n{text}");
     assert!(text.contains("| intercept within 0.1 of 1 | 1.3 | no |\n"));
@@ -150,9 +157,12 @@ fn report_generator_on_a_fixture() {
     all_met.checks.truncate(2);
     assert_eq!(all_met.verdict(), Verdict::Reproduced);
     let top = reproduction_report(&[outcome, all_met], "quick", 90.0);
-    assert!(top.contains("Scale `quick`; 2 figures, 1.5 min wall time in total."));
+    assert!(top.contains(
+        "Scale `quick`; 2 figures; training time 0.4 min in total (the sum over the batches, \
+         whenever they were trained); this invocation took 1.5 min."
+    ));
     assert!(
-        top.contains("| [19](#figure-19) | The slope C² | partially reproduced | 2/3 | 24 | 12 |")
+        top.contains("| [19](#figure-19) | The slope C² | partially reproduced | 2/3 | 24 | 11 |")
     );
     assert!(top.contains("| reproduced | 2/2 |"));
     assert!(top.contains("<a id=\"figure-19\"></a>\n\n## Figure 19: The slope C²"));

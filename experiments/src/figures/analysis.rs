@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use logit_reg_model::target::quadratic_target;
 use logit_reg_model::theory;
 
-use super::plot::{Panel, Point, Series, Style};
+use super::plot::{Legend, Panel, Point, Series, Style};
 use super::presets::Preset;
 use super::report::{Check, num, pm};
 use super::table::{Record, Table, curve, distinct, first_crossing, linear_fit, mean_std};
@@ -1258,6 +1258,7 @@ fn fig_threshold(parts: &Parts) -> Result<Analysis, ExperimentError> {
             x_label: "λ = d/N".into(),
             y_label: "test accuracy".into(),
             vlines: vlines.clone(),
+            legend: Legend::LowerLeft,
             ..Default::default()
         };
         for (alpha, color) in [(0.0, 1), (0.4, 0)] {
@@ -1436,6 +1437,7 @@ fn fig_weight_decay(parts: &Parts) -> Result<Analysis, ExperimentError> {
         x_label: "λ = d/N".into(),
         y_label: "test accuracy".into(),
         vlines,
+        legend: Legend::LowerLeft,
         ..Default::default()
     };
     let mut noisy = Panel {
@@ -1919,6 +1921,7 @@ fn fig_multiclass_clustering(parts: &Parts) -> Result<Analysis, ExperimentError>
                 x_label: "z₁ − z₂ (along W₁ − W₂)".into(),
                 y_label: "z₁ − z₃ (along W₁ − W₃)".into(),
                 series,
+                legend: Legend::LowerLeft,
                 ..Default::default()
             });
         }

@@ -89,6 +89,7 @@ pub fn run_figure(
     let mut parts = BTreeMap::new();
     let mut tables = Vec::new();
     let mut runs = 0;
+    let mut train_seconds = 0.0;
     let mut solvers = Vec::new();
     for (k, part) in preset.parts.iter().enumerate() {
         let dir = out.join("parts").join(&part.name);
@@ -110,6 +111,7 @@ pub fn run_figure(
             options.progress,
         )?;
         runs += sweep.runs;
+        train_seconds += batch_seconds(&dir)?;
         if sweep.diverged > 0 {
             tracing::warn!(figure = id, part = %part.name, runs = sweep.diverged, "runs diverged");
         }
@@ -158,6 +160,7 @@ pub fn run_figure(
         checks: analysis.checks,
         notes: analysis.notes,
         runs,
+        train_seconds,
         wall_seconds: start.elapsed().as_secs_f64(),
     };
     write_atomic(
@@ -165,6 +168,25 @@ pub fn run_figure(
         report::figure_report(&outcome).as_bytes(),
     )?;
     Ok(outcome)
+}
+
+/// The sum of `wall_seconds` over the `summary.json` of every batch of a sweep directory.
+fn batch_seconds(dir: &Path) -> Result<f64, ExperimentError> {
+    let batches = dir.join("batches");
+    let mut total = 0.0;
+    let entries = std::fs::read_dir(&batches).map_err(|e| ExperimentError::io(&batches, e))?;
+    for entry in entries.flatten() {
+        let path = entry.path().join("summary.json");
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            let summary: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| ExperimentError::Io {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                })?;
+            total += summary["wall_seconds"].as_f64().unwrap_or(0.0);
+        }
+    }
+    Ok(total)
 }
 
 /// One line with each part's base config and grid, as in its `spec.toml`.
@@ -209,9 +231,10 @@ pub fn reproduce(
         tracing::info!("figure {id} ({}/{})", k + 1, ids.len());
         let outcome = run_figure(id, options, &out.join(format!("fig{id}")))?;
         tracing::info!(
-            "figure {id}: {} in {:.0} s",
+            "figure {id}: {} in {:.0} s (training {:.0} s)",
             outcome.verdict().word(),
-            outcome.wall_seconds
+            outcome.wall_seconds,
+            outcome.train_seconds
         );
         outcomes.push(outcome);
     }

@@ -71,6 +71,18 @@ impl Series {
     }
 }
 
+/// Where a panel's legend sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Legend {
+    /// Upper right (the default).
+    #[default]
+    UpperRight,
+    /// Lower left.
+    LowerLeft,
+    /// Lower right.
+    LowerRight,
+}
+
 /// One chart of a figure.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Panel {
@@ -88,6 +100,8 @@ pub struct Panel {
     pub series: Vec<Series>,
     /// Vertical reference lines `(x, label, color)`.
     pub vlines: Vec<(f64, String, usize)>,
+    /// Legend position.
+    pub legend: Legend,
 }
 
 /// The palette (colour-blind friendly, Okabe–Ito), then black.
@@ -323,7 +337,11 @@ fn draw_panel<DB: DrawingBackend>(
         .background_style(WHITE.mix(0.85))
         .border_style(RGBColor(200, 200, 200))
         .label_font(("sans-serif", 12))
-        .position(SeriesLabelPosition::UpperRight)
+        .position(match panel.legend {
+            Legend::UpperRight => SeriesLabelPosition::UpperRight,
+            Legend::LowerLeft => SeriesLabelPosition::LowerLeft,
+            Legend::LowerRight => SeriesLabelPosition::LowerRight,
+        })
         .draw()
         .map_err(plot_error)?;
     Ok(())
