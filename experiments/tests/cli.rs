@@ -382,3 +382,29 @@ fn every_example_sweep_expands() {
     }
     assert!(count >= 1);
 }
+
+#[test]
+fn bad_figure_commands_name_the_flag() {
+    let dir = tempdir().expect("tempdir");
+    let out = dir.path().join("fig");
+    let out = out.to_str().expect("utf8");
+    for (args, key) in [
+        (vec!["figure", "3", "--out", out], "figure"),
+        (vec!["figure", "16", "--scale", "huge", "--out", out], "--scale"),
+        (vec!["figure", "16", "--scale", "smoke", "--out", out], "--scale"),
+        (vec!["reproduce", "--only", "1,9", "--out", out], "--only"),
+        (
+            vec!["figure", "19", "--set", "data.bogus=1", "--out", out],
+            "bogus",
+        ),
+    ] {
+        let result = experiments(&[&["--quiet"], args.as_slice()].concat());
+        assert_eq!(result.status.code(), Some(2), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&result.stderr).contains(key),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&result.stderr)
+        );
+        assert!(!dir.path().join("fig").join("report.md").exists());
+    }
+}
