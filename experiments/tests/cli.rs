@@ -390,8 +390,14 @@ fn bad_figure_commands_name_the_flag() {
     let out = out.to_str().expect("utf8");
     for (args, key) in [
         (vec!["figure", "3", "--out", out], "figure"),
-        (vec!["figure", "16", "--scale", "huge", "--out", out], "--scale"),
-        (vec!["figure", "16", "--scale", "smoke", "--out", out], "--scale"),
+        (
+            vec!["figure", "16", "--scale", "huge", "--out", out],
+            "--scale",
+        ),
+        (
+            vec!["figure", "16", "--scale", "smoke", "--out", out],
+            "--scale",
+        ),
         (vec!["reproduce", "--only", "1,9", "--out", out], "--only"),
         (
             vec!["figure", "19", "--set", "data.bogus=1", "--out", out],
