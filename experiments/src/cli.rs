@@ -110,12 +110,7 @@ fn figure_options(
     no_resume: bool,
     quiet: bool,
 ) -> Result<crate::figures::FigureOptions, ExperimentError> {
-    let scale = match crate::figures::Scale::parse(scale)? {
-        crate::figures::Scale::Smoke => {
-            return Err(ExperimentError::invalid("--scale", scale, "quick | paper"));
-        }
-        s => s,
-    };
+    let scale = crate::figures::Scale::parse(scale)?;
     Ok(crate::figures::FigureOptions {
         scale,
         extra: flags.overrides()?,

@@ -37,9 +37,25 @@ pub struct RunResult {
     pub metric_seconds: f64,
     /// `summary.json`'s content.
     pub summary: Value,
-    /// The final logits, when `train.save_logits` is set: `(train, test)`, each laid out
-    /// `[samples, M, classes]` (row-major, classes = 1 for binary).
-    pub final_logits: Option<(Vec<f64>, Vec<f64>)>,
+    /// The final logits, when `train.save_logits` is set.
+    pub final_logits: Option<SavedLogits>,
+}
+
+/// Every sample's final logits with its label (for `logits.csv`).
+#[derive(Debug, Clone)]
+pub struct SavedLogits {
+    /// Train logits, `[N, M, classes]` row-major (classes = 1 for binary).
+    pub train: Vec<f64>,
+    /// Test logits, `[N_test, M, classes]` row-major.
+    pub test: Vec<f64>,
+    /// Train labels: ±1 (binary) or the class index.
+    pub train_labels: Vec<f64>,
+    /// Test labels.
+    pub test_labels: Vec<f64>,
+    /// Runs M.
+    pub runs: usize,
+    /// Logits per run.
+    pub classes: usize,
 }
 
 /// The fully resolved config with provenance, as written to `config.json`.
@@ -222,16 +238,15 @@ fn execute_exact(
 ) -> Result<RunResult, ExperimentError> {
     use crate::config::OptimizerName;
     let start = Instant::now();
+    // The problem holds the data only on the device, in the run's precision; the solvers need
+    // the exact f64 draw, so it is drawn again from the same seed (identical bytes).
     let split = config
         .signal_noise()?
         .generate(config.seed)
         .map_err(ExperimentError::data)?;
     let a = split.train.label_absorbed();
-    let design = crate::solvers::Design {
-        a: &a,
-        n: split.train.n,
-        d: split.train.d,
-    };
+    let (n, d) = (split.train.n, split.train.d);
+    let design = crate::solvers::Design { a: &a, n, d };
     let newton = config.train.optimizer == OptimizerName::Newton;
     let tol = match (config.train.grad_tol > 0.0, newton) {
         (true, _) => config.train.grad_tol,
@@ -239,7 +254,6 @@ fn execute_exact(
         (false, false) => 1e-8,
     };
     let m = ctx.alphas.len();
-    let d = design.d;
     let mut solutions: Vec<ExactSolution> = Vec::new();
     for (run, &alpha) in ctx.alphas.iter().enumerate() {
         let solution = if newton {
@@ -449,10 +463,23 @@ pub fn train_and_measure<M: LogitModel>(
         wall_seconds,
         metric_seconds,
         summary,
-        final_logits: config
-            .train
-            .save_logits
-            .then_some((final_train_logits, final_test_logits)),
+        final_logits: config.train.save_logits.then(|| {
+            let (train_labels, test_labels) = match &problem.labels {
+                crate::problem::Labels::Binary { train, test, .. } => (train.clone(), test.clone()),
+                crate::problem::Labels::Classes { train, test, .. } => (
+                    train.iter().map(|&c| c as f64).collect(),
+                    test.iter().map(|&c| c as f64).collect(),
+                ),
+            };
+            SavedLogits {
+                train: final_train_logits,
+                test: final_test_logits,
+                train_labels,
+                test_labels,
+                runs: m,
+                classes: problem.classes(),
+            }
+        }),
     })
 }
 
@@ -606,11 +633,8 @@ pub fn run_to_dir(
             histograms_csv(&result.histograms).as_bytes(),
         )?;
     }
-    if let Some((train, test)) = &result.final_logits {
-        write_atomic(
-            &out.join("logits.csv"),
-            logits_csv(config, train, test)?.as_bytes(),
-        )?;
+    if let Some(saved) = &result.final_logits {
+        write_atomic(&out.join("logits.csv"), logits_csv(saved).as_bytes())?;
     }
     write_json(&out.join("summary.json"), &result.summary)?;
     tracing::info!(
@@ -637,36 +661,14 @@ pub fn run_to_dir(
 }
 
 /// The text of `logits.csv`: one row per (split, sample, run, class) with the sample's label
-/// (±1 binary, the class index for K classes) and its final logit. The labels are regenerated
-/// from the seed, so the file is self-contained.
-fn logits_csv(config: &RunConfig, train: &[f64], test: &[f64]) -> Result<String, ExperimentError> {
+/// (±1 binary, the class index for K classes) and its final logit.
+fn logits_csv(saved: &SavedLogits) -> String {
     use std::fmt::Write;
-    let (train_labels, test_labels): (Vec<f64>, Vec<f64>) = match config.data.model {
-        DataModel::SignalNoise => {
-            let split = config
-                .signal_noise()?
-                .generate(config.seed)
-                .map_err(ExperimentError::data)?;
-            (split.train.y.clone(), split.test.y.clone())
-        }
-        DataModel::Multiclass => {
-            let split = config
-                .multiclass()?
-                .generate(config.seed)
-                .map_err(ExperimentError::data)?;
-            let cast = |v: &[usize]| v.iter().map(|&c| c as f64).collect::<Vec<_>>();
-            (cast(&split.train.labels), cast(&split.test.labels))
-        }
-    };
-    let m = config.runs()?;
-    let k = match config.data.model {
-        DataModel::SignalNoise => 1,
-        DataModel::Multiclass => config.data.k,
-    };
+    let (m, k) = (saved.runs, saved.classes);
     let mut out = String::from("split,sample,label,run,class,logit\n");
     for (name, logits, labels) in [
-        ("train", train, &train_labels),
-        ("test", test, &test_labels),
+        ("train", &saved.train, &saved.train_labels),
+        ("test", &saved.test, &saved.test_labels),
     ] {
         for (i, label) in labels.iter().enumerate() {
             for run in 0..m {
@@ -680,5 +682,5 @@ fn logits_csv(config: &RunConfig, train: &[f64], test: &[f64]) -> Result<String,
             }
         }
     }
-    Ok(out)
+    out
 }

@@ -185,6 +185,8 @@ pub fn newton_binary(
     let mut products = 0;
     let mut history = Vec::new();
     let mut iterations = 0;
+    // Set when no step lowers F or ‖∇F‖ any more: S is the minimiser to rounding.
+    let mut stalled = false;
     loop {
         let terms: Vec<(f64, f64, f64)> =
             t.iter().map(|&ti| loss_terms(penalty, alpha, ti)).collect();
@@ -203,7 +205,7 @@ pub fn newton_binary(
                 lr: 1.0,
             });
         }
-        if g_norm <= tol || iterations >= max_iterations {
+        if g_norm <= tol || iterations >= max_iterations || stalled {
             return Ok(NewtonOutcome {
                 weights: s,
                 iterations,
@@ -275,7 +277,8 @@ pub fn newton_binary(
         iterations += 1;
         if !accepted {
             // Near the minimum the decrease of F falls below f64 resolution (it is ~‖∇F‖²);
-            // then take the full Newton step if it lowers the gradient norm, else stop at S.
+            // then take the full Newton step if it lowers the gradient norm, else stop at S
+            // (the next pass of the loop returns it with its gradient norm).
             let trial: Vec<f64> = t.iter().zip(&a_p).map(|(t, v)| t + v).collect();
             let terms: Vec<f64> = trial
                 .iter()
@@ -286,16 +289,9 @@ pub fn newton_binary(
             if trial_norm < g_norm {
                 t = trial;
                 s.iter_mut().zip(&p).for_each(|(s, v)| *s += v);
-                continue;
+            } else {
+                stalled = true;
             }
-            return Ok(NewtonOutcome {
-                weights: s,
-                iterations,
-                products,
-                gradient_norm: g_norm,
-                converged: g_norm <= tol,
-                history,
-            });
         }
     }
 }

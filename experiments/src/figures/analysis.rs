@@ -210,6 +210,28 @@ fn trajectory(runs: &[Vec<Record>], key: &str) -> Vec<Point> {
         .collect()
 }
 
+/// [`trajectory`] without step 0, for log-step axes.
+fn log_trajectory(runs: &[Vec<Record>], key: &str) -> Vec<Point> {
+    trajectory(runs, key)
+        .into_iter()
+        .filter(|p| p.x > 0.0)
+        .collect()
+}
+
+/// The `metrics.csv` rows of each run.
+fn run_metrics(p: &PartData, runs: &[&Record]) -> Result<Vec<Vec<Record>>, ExperimentError> {
+    runs.iter().map(|r| p.metrics(r)).collect()
+}
+
+/// The smallest and largest of `values` (±∞ when empty).
+fn span_of(values: &[f64]) -> (f64, f64) {
+    values
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        })
+}
+
 /// The value of `key` at the logged step closest to `step`.
 fn at_step(rows: &[Record], step: f64, key: &str) -> f64 {
     rows.iter()
@@ -384,16 +406,12 @@ fn fig_collapse(parts: &Parts) -> Result<Analysis, ExperimentError> {
     let runs = p.select(&[]);
     let target = quadratic_target(0.2).map_err(ExperimentError::model)?;
     let (z, floor) = (target.z_star, target.loss_floor);
-    let mut metrics = Vec::new();
-    for r in &runs {
-        metrics.push(p.metrics(r)?);
-    }
+    let metrics = run_metrics(p, &runs)?;
     let loss = trajectory(&metrics, "train_loss");
     let (x0, x1) = (
         loss.iter().map(|p| p.x).find(|x| *x > 0.0).unwrap_or(1.0),
         loss.last().map(|p| p.x).unwrap_or(1.0),
     );
-    let skip0 = |v: Vec<Point>| v.into_iter().filter(|p| p.x > 0.0).collect::<Vec<_>>();
     let hist = match runs.first() {
         Some(r) => p.histograms(r)?,
         None => Vec::new(),
@@ -410,7 +428,12 @@ fn fig_collapse(parts: &Parts) -> Result<Analysis, ExperimentError> {
         log_x: true,
         log_y: true,
         series: vec![
-            Series::new("measured", Style::Measured, 0, skip0(loss)),
+            Series::new(
+                "measured",
+                Style::Measured,
+                0,
+                loss.into_iter().filter(|p| p.x > 0.0).collect(),
+            ),
             horizontal(&format!("floor ℓ(z*) = {}", num(floor)), floor, x0, x1, 7),
         ],
         ..Default::default()
@@ -425,13 +448,13 @@ fn fig_collapse(parts: &Parts) -> Result<Analysis, ExperimentError> {
                 "train",
                 Style::Measured,
                 0,
-                skip0(trajectory(&metrics, "train_accuracy")),
+                log_trajectory(&metrics, "train_accuracy"),
             ),
             Series::new(
                 "test",
                 Style::Measured,
                 1,
-                skip0(trajectory(&metrics, "test_accuracy")),
+                log_trajectory(&metrics, "test_accuracy"),
             ),
         ],
         ..Default::default()
@@ -446,13 +469,13 @@ fn fig_collapse(parts: &Parts) -> Result<Analysis, ExperimentError> {
                 "mean",
                 Style::Measured,
                 0,
-                skip0(trajectory(&metrics, "train_logit_mean")),
+                log_trajectory(&metrics, "train_logit_mean"),
             ),
             Series::new(
                 "std",
                 Style::Measured,
                 2,
-                skip0(trajectory(&metrics, "train_logit_std")),
+                log_trajectory(&metrics, "train_logit_std"),
             ),
             horizontal(&format!("z* = {}", num(z)), z, x0, x1, 7),
         ],
@@ -576,15 +599,9 @@ fn fig_student(parts: &Parts) -> Result<Analysis, ExperimentError> {
             norm.clone(),
         ));
         let ys: Vec<f64> = cos.iter().map(|p| p.y).collect();
-        let (lo, hi) = (
-            ys.iter().copied().fold(f64::INFINITY, f64::min),
-            ys.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-        );
+        let (lo, hi) = span_of(&ys);
         let ns: Vec<f64> = norm.iter().map(|p| p.y).collect();
-        let (nlo, nhi) = (
-            ns.iter().copied().fold(f64::INFINITY, f64::min),
-            ns.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-        );
+        let (nlo, nhi) = span_of(&ns);
         let cos_lda_min = runs
             .iter()
             .map(|r| r.num("cos_lda"))
@@ -671,15 +688,9 @@ fn fig_gaussian_direction(parts: &Parts) -> Result<Analysis, ExperimentError> {
             let cos = curve(&runs, "loss.alpha", "cos_e1");
             let norm = curve(&runs, "loss.alpha", "weight_norm");
             let ys: Vec<f64> = cos.iter().map(|p| p.y).collect();
-            let (lo, hi) = (
-                ys.iter().copied().fold(f64::INFINITY, f64::min),
-                ys.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-            );
+            let (lo, hi) = span_of(&ys);
             let ns: Vec<f64> = norm.iter().map(|p| p.y).collect();
-            let (nlo, nhi) = (
-                ns.iter().copied().fold(f64::INFINITY, f64::min),
-                ns.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-            );
+            let (nlo, nhi) = span_of(&ns);
             let cos_lda_min = runs
                 .iter()
                 .map(|r| r.num("cos_lda"))
@@ -823,28 +834,24 @@ fn fig_grokking(parts: &Parts) -> Result<Analysis, ExperimentError> {
     let alphas = distinct(&p.records, "loss.alpha");
     for (i, &alpha) in alphas.iter().enumerate() {
         let runs = p.select(&[("loss.alpha", alpha)]);
-        let mut metrics = Vec::new();
-        for r in &runs {
-            metrics.push(p.metrics(r)?);
-        }
-        let drop0 = |v: Vec<Point>| v.into_iter().filter(|p| p.x > 0.0).collect::<Vec<_>>();
+        let metrics = run_metrics(p, &runs)?;
         test_panel.series.push(Series::new(
             format!("α = {alpha}"),
             Style::Line,
             i,
-            drop0(trajectory(&metrics, "test_accuracy")),
+            log_trajectory(&metrics, "test_accuracy"),
         ));
         train_panel.series.push(Series::new(
             format!("α = {alpha}"),
             Style::Line,
             i,
-            drop0(trajectory(&metrics, "train_accuracy")),
+            log_trajectory(&metrics, "train_accuracy"),
         ));
         loss_panel.series.push(Series::new(
             format!("α = {alpha}"),
             Style::Line,
             i,
-            drop0(trajectory(&metrics, "test_ce")),
+            log_trajectory(&metrics, "test_ce"),
         ));
         let train_c = crossings(p, &runs, "train_accuracy", &[0.99])?;
         let test_c = crossings(p, &runs, "test_accuracy", &[0.75, 0.9])?;
@@ -1074,10 +1081,7 @@ fn fig_phase(parts: &Parts) -> Result<Analysis, ExperimentError> {
             )
         };
         let ys: Vec<f64> = acc_reg.iter().map(|p| p.y).collect();
-        let (lo, hi) = (
-            ys.iter().copied().fold(f64::INFINITY, f64::min),
-            ys.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-        );
+        let (lo, hi) = span_of(&ys);
         a.rows.push(vec![
             num(sf),
             boundary_text,
@@ -1607,8 +1611,8 @@ fn fig_sigma_n(parts: &Parts) -> Result<Analysis, ExperimentError> {
         ]);
     }
     let ys: Vec<f64> = acc_reg.iter().map(|p| p.y).collect();
-    let spread = ys.iter().copied().fold(f64::NEG_INFINITY, f64::max)
-        - ys.iter().copied().fold(f64::INFINITY, f64::min);
+    let (lo, hi) = span_of(&ys);
+    let spread = hi - lo;
     a.checks.push(Check::new(
         "α = 0.4: accuracy varies by ≤ 0.03 over σ_n",
         num(spread),
@@ -1925,10 +1929,7 @@ fn fig_multiclass_clustering(parts: &Parts) -> Result<Analysis, ExperimentError>
                 ..Default::default()
             });
         }
-        let mut metrics = Vec::new();
-        for r in &runs {
-            metrics.push(p.metrics(r)?);
-        }
+        let metrics = run_metrics(p, &runs)?;
         let traj: Vec<Point> = trajectory(&metrics, "train_logit_mean")
             .into_iter()
             .filter(|p| p.x > 0.0)
@@ -2033,34 +2034,30 @@ fn fig_multiclass_grokking(parts: &Parts) -> Result<Analysis, ExperimentError> {
     let mut stats = BTreeMap::new();
     for (i, alpha) in [0.0, 0.04].into_iter().enumerate() {
         let runs = p.select(&[("loss.alpha", alpha)]);
-        let mut metrics = Vec::new();
-        for r in &runs {
-            metrics.push(p.metrics(r)?);
-        }
-        let drop0 = |v: Vec<Point>| v.into_iter().filter(|p| p.x > 0.0).collect::<Vec<_>>();
+        let metrics = run_metrics(p, &runs)?;
         acc_panel.series.push(Series::new(
             format!("test, α = {alpha}"),
             Style::Line,
             i,
-            drop0(trajectory(&metrics, "test_accuracy")),
+            log_trajectory(&metrics, "test_accuracy"),
         ));
         acc_panel.series.push(Series::new(
             format!("train, α = {alpha}"),
             Style::MeasuredOpen,
             i,
-            drop0(trajectory(&metrics, "train_accuracy")),
+            log_trajectory(&metrics, "train_accuracy"),
         ));
         loss_panel.series.push(Series::new(
             format!("test, α = {alpha}"),
             Style::Line,
             i,
-            drop0(trajectory(&metrics, "test_ce")),
+            log_trajectory(&metrics, "test_ce"),
         ));
         loss_panel.series.push(Series::new(
             format!("train, α = {alpha}"),
             Style::MeasuredOpen,
             i,
-            drop0(trajectory(&metrics, "train_ce")),
+            log_trajectory(&metrics, "train_ce"),
         ));
         let tc = crossings(p, &runs, "train_accuracy", &[0.99])?;
         let sc = crossings(p, &runs, "test_accuracy", &[0.9])?;

@@ -146,24 +146,6 @@ fn transform(v: f64, log: bool) -> Option<f64> {
     }
 }
 
-/// A compact tick label: three significant digits, no trailing zeros.
-pub fn short(v: f64) -> String {
-    if v == 0.0 || !v.is_finite() {
-        return format!("{v}");
-    }
-    let magnitude = v.abs().log10().floor() as i32;
-    if !(-3..5).contains(&magnitude) {
-        return format!("{v:.1e}");
-    }
-    let decimals = (2 - magnitude).max(0) as usize;
-    let text = format!("{v:.decimals$}");
-    if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        text
-    }
-}
-
 /// The drawn range of a panel's axis, with 5% padding; `None` when no point is drawable.
 fn axis_range(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
@@ -230,8 +212,10 @@ fn draw_panel<DB: DrawingBackend>(
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(plot_error)?;
     let (log_x, log_y) = (panel.log_x, panel.log_y);
-    let x_fmt = move |v: &f64| short(if log_x { 10f64.powf(*v) } else { *v });
-    let y_fmt = move |v: &f64| short(if log_y { 10f64.powf(*v) } else { *v });
+    let x_fmt =
+        move |v: &f64| super::report::significant(if log_x { 10f64.powf(*v) } else { *v }, 3);
+    let y_fmt =
+        move |v: &f64| super::report::significant(if log_y { 10f64.powf(*v) } else { *v }, 3);
     chart
         .configure_mesh()
         .x_desc(panel.x_label.as_str())

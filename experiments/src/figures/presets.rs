@@ -22,12 +22,11 @@ pub enum Scale {
 }
 
 impl Scale {
-    /// Parses `quick`, `paper` or `smoke`.
+    /// Parses `quick` or `paper` (the smoke scale is for the tests, not the command line).
     pub fn parse(text: &str) -> Result<Self, ExperimentError> {
         match text {
             "quick" => Ok(Self::Quick),
             "paper" => Ok(Self::Paper),
-            "smoke" => Ok(Self::Smoke),
             other => Err(ExperimentError::invalid("--scale", other, "quick | paper")),
         }
     }
