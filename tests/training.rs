@@ -6,7 +6,7 @@ use std::sync::Arc;
 use burn::module::{Module, Param};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor, TensorData};
-use logit_reg::experiments::config::{OptimizerName, RunConfig};
+use logit_reg::experiments::config::{EngineName, OptimizerName, RunConfig};
 use logit_reg::experiments::metrics::MetricRow;
 use logit_reg::experiments::problem::Problem;
 use logit_reg::experiments::run::execute;
@@ -44,6 +44,7 @@ fn spec(
         grad_tol,
         adam: (0.9, 0.999, 1e-8),
         seed: 0,
+        engine: EngineName::Burn,
     }
 }
 

@@ -1,9 +1,10 @@
 //! Benchmarks of the training step and of the machine's own limits (never run as tests).
 //!
 //! The step is one full-batch GD step of the linear classifier on the quadratic-penalty loss,
-//! through the same [`crate::train::train`] loop the experiments use. Per step it reads X twice
-//! (forward `X S` and backward `Xᵀ g`), so the reported bandwidth is `2·N·d·bytes / time`, and
-//! it does `4·N·d·M` flops (two matrix products of `2·N·d·M` each).
+//! through the same [`crate::train::train`] loop the experiments use, on either engine. It does
+//! `4·N·d·M` flops (two matrix products of `2·N·d·M` each). The Burn engine reads X twice per
+//! step (forward `X S` and backward `Xᵀ g`), the fused engine once, so the reported bandwidth
+//! is `passes·N·d·bytes / time`.
 
 use std::time::Instant;
 
@@ -12,7 +13,7 @@ use logit_reg_data::{LabelScheme, Noise, SignalPlusNoise};
 use logit_reg_model::{LinearClassifierConfig, LogitRegularizedLoss, Quadratic};
 
 use crate::ExperimentError;
-use crate::config::OptimizerName;
+use crate::config::{EngineName, OptimizerName};
 use crate::problem::Problem;
 use crate::train::{Objective, TrainSpec, train};
 
@@ -25,9 +26,12 @@ pub struct StepTiming {
     pub d: usize,
     /// Runs M in the batch.
     pub m: usize,
+    /// The engine that took the steps.
+    pub engine: EngineName,
     /// Median milliseconds per step.
     pub ms_per_step: f64,
-    /// Bytes of X read per step (two passes) divided by the median step time, in GB/s.
+    /// Bytes of X read per step (two passes for Burn, one for the fused engine) divided by the
+    /// median step time, in GB/s.
     pub gb_per_s: f64,
     /// `4·N·d·M` divided by the median step time, in GFLOP/s.
     pub gflop_per_s: f64,
@@ -43,17 +47,40 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-/// Times `iters` GD steps (after `warmup` steps) of M runs at (N, d) on the autodiff `device`;
-/// `bytes` is the size of one float (4 or 8).
+/// What [`time_gd_step`] measures.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepBench {
+    /// Samples N.
+    pub n: usize,
+    /// Dimension d.
+    pub d: usize,
+    /// Runs M in the batch.
+    pub m: usize,
+    /// Untimed steps first.
+    pub warmup: u64,
+    /// Timed steps (the median is reported).
+    pub iters: u64,
+    /// The engine: `Burn` or `Fused` (`Auto` picks as in training).
+    pub engine: EngineName,
+}
+
+/// Times `bench.iters` GD steps (after `bench.warmup` steps) of M runs at (N, d) on the
+/// autodiff `device`; `bytes` is the size of one float (4 or 8). The bandwidth counts the
+/// passes over X that the engine makes: two for Burn (forward and backward), one for the
+/// fused engine (its second pass reads the tile from the core's cache).
 pub fn time_gd_step(
     device: &Device,
-    n: usize,
-    d: usize,
-    m: usize,
-    warmup: u64,
-    iters: u64,
+    bench: StepBench,
     bytes: usize,
 ) -> Result<StepTiming, ExperimentError> {
+    let StepBench {
+        n,
+        d,
+        m,
+        warmup,
+        iters,
+        engine,
+    } = bench;
     let model = SignalPlusNoise {
         d,
         n,
@@ -86,9 +113,10 @@ pub fn time_gd_step(
         grad_tol: 0.0,
         adam: (0.9, 0.999, 1e-8),
         seed: 0,
+        engine,
     };
     let mut stamps = Vec::with_capacity((warmup + iters + 1) as usize);
-    let (trained, _) = train(
+    let (trained, outcome) = train(
         classifier,
         &problem,
         &objective,
@@ -108,12 +136,18 @@ pub fn time_gd_step(
         .map(|w| (w[1] - w[0]).as_secs_f64())
         .collect();
     let secs = median(steps);
+    let passes = if outcome.engine == EngineName::Fused {
+        1
+    } else {
+        2
+    };
     Ok(StepTiming {
         n,
         d,
         m,
+        engine: outcome.engine,
         ms_per_step: secs * 1e3,
-        gb_per_s: (2 * n * d * bytes) as f64 / secs / 1e9,
+        gb_per_s: (passes * n * d * bytes) as f64 / secs / 1e9,
         gflop_per_s: (4 * n * d * m) as f64 / secs / 1e9,
     })
 }

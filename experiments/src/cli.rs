@@ -200,6 +200,9 @@ pub struct BenchArgs {
     /// Timed steps (the median is reported).
     #[arg(long, default_value_t = 30)]
     pub iters: u64,
+    /// Engines to time, comma-separated: burn (Burn autodiff) and/or fused (host engine).
+    #[arg(long, default_value = "burn,fused")]
+    pub engines: String,
 }
 
 fn parse_list<T: std::str::FromStr>(flag: &str, text: &str) -> Result<Vec<T>, ExperimentError> {
@@ -212,7 +215,8 @@ fn parse_list<T: std::str::FromStr>(flag: &str, text: &str) -> Result<Vec<T>, Ex
 }
 
 fn run_bench(args: &BenchArgs) -> Result<(), ExperimentError> {
-    use crate::bench::{gemm_probe, memory_bandwidth_probe, time_gd_step};
+    use crate::bench::{StepBench, gemm_probe, memory_bandwidth_probe, time_gd_step};
+    use crate::config::EngineName;
     let backend = logit_reg_model::Backend::parse(&args.backend).map_err(ExperimentError::model)?;
     let precision =
         logit_reg_model::Precision::parse(&args.dtype).map_err(ExperimentError::model)?;
@@ -244,6 +248,19 @@ fn run_bench(args: &BenchArgs) -> Result<(), ExperimentError> {
     if args.iters == 0 {
         return Err(ExperimentError::invalid("--iters", "0", ">= 1"));
     }
+    let engines = args
+        .engines
+        .split(',')
+        .map(|name| match name.trim() {
+            "burn" => Ok(EngineName::Burn),
+            "fused" => Ok(EngineName::Fused),
+            other => Err(ExperimentError::invalid(
+                "--engines",
+                other,
+                "a comma-separated list of burn | fused",
+            )),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let device = logit_reg_model::make_device(backend, precision)
         .map_err(ExperimentError::model)?
         .autodiff();
@@ -258,15 +275,29 @@ fn run_bench(args: &BenchArgs) -> Result<(), ExperimentError> {
         args.iters,
         args.warmup
     );
-    println!("| N | d | M | ms/step | GB/s (X, 2 passes) | GFLOP/s |");
-    println!("|---|---|---|---|---|---|");
+    println!("| engine | N | d | M | ms/step | passes over X | GB/s | GFLOP/s |");
+    println!("|---|---|---|---|---|---|---|---|");
     for &(n, d) in &sizes {
         for &m in &runs {
-            let t = time_gd_step(&device, n, d, m, args.warmup, args.iters, bytes)?;
-            println!(
-                "| {n} | {d} | {m} | {:.3} | {:.1} | {:.1} |",
-                t.ms_per_step, t.gb_per_s, t.gflop_per_s
-            );
+            for &engine in &engines {
+                let bench = StepBench {
+                    n,
+                    d,
+                    m,
+                    warmup: args.warmup,
+                    iters: args.iters,
+                    engine,
+                };
+                let t = time_gd_step(&device, bench, bytes)?;
+                let passes = if t.engine == EngineName::Fused { 1 } else { 2 };
+                println!(
+                    "| {} | {n} | {d} | {m} | {:.3} | {passes} | {:.1} | {:.1} |",
+                    t.engine.name(),
+                    t.ms_per_step,
+                    t.gb_per_s,
+                    t.gflop_per_s
+                );
+            }
         }
     }
     println!(

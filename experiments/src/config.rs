@@ -181,12 +181,40 @@ pub enum OptimizerName {
     MaxMargin,
 }
 
+/// Which implementation takes the GD steps (`train.engine`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EngineName {
+    /// `fused` where it applies (full-batch GD of a bias-free binary linear model with a
+    /// pointwise loss, on a CPU backend), `burn` everywhere else.
+    #[default]
+    Auto,
+    /// Burn's autodiff loop: every backend, model, loss and optimiser; the reference.
+    Burn,
+    /// The fused host engine ([`crate::fused`]): X read once per step; an error where it does
+    /// not apply.
+    Fused,
+}
+
+impl EngineName {
+    /// The name in configs and summaries.
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineName::Auto => "auto",
+            EngineName::Burn => "burn",
+            EngineName::Fused => "fused",
+        }
+    }
+}
+
 /// `[train]`: the optimisation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainConfig {
     /// gd, adam or sgd.
     pub optimizer: OptimizerName,
+    /// Which implementation steps GD: auto (default), burn or fused.
+    pub engine: EngineName,
     /// Learning rate, one value or one per run.
     pub lr: PerRun,
     /// Maximum number of steps.
@@ -219,6 +247,7 @@ impl Default for TrainConfig {
     fn default() -> Self {
         Self {
             optimizer: OptimizerName::Gd,
+            engine: EngineName::Auto,
             lr: PerRun::One(0.1),
             steps: 20_000,
             batch_size: 100,
@@ -326,6 +355,10 @@ pub const FIELDS: &[(&str, &str)] = &[
     (
         "train.optimizer",
         "gd (full batch) | adam (full batch) | sgd (mini-batch) | newton (exact minimiser, binary, α > 0) | max-margin (GD's limit direction, binary, α = 0)",
+    ),
+    (
+        "train.engine",
+        "auto (fused where it applies, else burn) | burn (Burn autodiff, the reference) | fused (host engine, X read once per step: gd, binary, linear, CPU)",
     ),
     (
         "train.lr",
@@ -644,6 +677,15 @@ impl RunConfig {
                     "> 0 for every run with train.optimizer = newton (α = 0 has no finite minimiser)",
                 ));
             }
+        }
+        if t.engine == EngineName::Fused
+            && (t.optimizer != OptimizerName::Gd || self.data.model != DataModel::SignalNoise)
+        {
+            return Err(ExperimentError::invalid(
+                "train.engine",
+                "fused",
+                "auto | burn unless train.optimizer = gd and data.model = signal-noise",
+            ));
         }
         if t.optimizer == OptimizerName::Sgd && !(1..=self.data.n).contains(&t.batch_size) {
             return Err(ExperimentError::invalid(

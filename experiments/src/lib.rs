@@ -5,6 +5,8 @@
 //! - [`train`]: the autodiff training loop over any [`train::LogitModel`], M runs at once;
 //! - [`metrics`]: the paper's metrics at log-spaced steps, logit histograms;
 //! - [`run`]: one configured run from config to result files;
+//! - [`fused`]: the fused host engine for full-batch GD of linear binary runs (X read once per
+//!   step), behind the same [`train::train`] API;
 //! - [`solvers`]: exact solvers (Newton–CG for the regularised minimiser);
 //! - [`sweep`]: grids of runs, batched where they share data, resumable;
 //! - [`figures`]: the paper's figures: presets, analysis against theory, plots, reports;
@@ -30,6 +32,7 @@ pub mod cli;
 pub mod config;
 mod error;
 pub mod figures;
+pub mod fused;
 pub mod metrics;
 pub mod output;
 pub mod problem;

@@ -12,7 +12,7 @@ use logit_reg_model::{
 use serde_json::{Value, json};
 
 use crate::ExperimentError;
-use crate::config::{DataModel, RunConfig};
+use crate::config::{DataModel, EngineName, OptimizerName, RunConfig};
 use crate::metrics::{
     HistogramRow, MetricContext, MetricRow, compute_rows, histograms, log_steps, signed_logits,
 };
@@ -135,6 +135,21 @@ pub(crate) fn progress_bar(len: u64, unit: &str, visible: bool) -> ProgressBar {
     bar
 }
 
+/// The engine that trains `config`: `train.engine` as set, except that `auto` becomes `burn`
+/// where the fused engine does not apply (an optimiser other than GD, multi-class data, or a
+/// GPU backend, whose device the host engine would leave idle) and `fused` where it does.
+pub fn resolve_engine(config: &RunConfig) -> EngineName {
+    let applies =
+        config.train.optimizer == OptimizerName::Gd && config.data.model == DataModel::SignalNoise;
+    match config.train.engine {
+        EngineName::Auto if applies && config.backend != logit_reg_model::Backend::Wgpu => {
+            EngineName::Fused
+        }
+        EngineName::Auto => EngineName::Burn,
+        chosen => chosen,
+    }
+}
+
 /// Trains the configured batch of runs and returns its metrics; writes nothing.
 pub fn execute(config: &RunConfig, show_progress: bool) -> Result<RunResult, ExperimentError> {
     config.validate()?;
@@ -195,6 +210,7 @@ pub fn execute(config: &RunConfig, show_progress: bool) -> Result<RunResult, Exp
             config.train.adam_eps,
         ),
         seed: config.seed,
+        engine: resolve_engine(config),
     };
     if matches!(
         config.train.optimizer,
@@ -600,6 +616,7 @@ fn summary_json(
     );
     top.insert("gradient_norms".into(), json!(outcome.gradient_norms));
     top.insert("solver".into(), json!(config.train.optimizer));
+    top.insert("engine".into(), json!(outcome.engine.name()));
     top.insert("runs".into(), json!(m));
     top.insert("per_run".into(), Value::Array(per_run));
     Value::Object(top)

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::optim::{AdamConfig, GradientsParams, SgdConfig};
 use burn::tensor::{Int, Tensor, TensorData};
 use logit_reg_data::{Stream, stream_rng};
@@ -18,7 +18,8 @@ use logit_reg_model::{
 use rand::seq::SliceRandom;
 
 use crate::ExperimentError;
-use crate::config::OptimizerName;
+use crate::config::{EngineName, OptimizerName};
+use crate::fused::{FusedGd, FusedSpec, HostFloat, PointwiseMarginLoss};
 use crate::problem::{Labels, Problem};
 
 /// A Burn module that maps inputs to the logits of M independent runs. The training loop and
@@ -47,6 +48,19 @@ pub trait LogitModel: Module + Sized {
 
     /// For linear models: each run's gradient norm, from the gradients of this step.
     fn run_gradient_norms(&self, _grads: &GradientsParams) -> Option<Vec<f64>> {
+        None
+    }
+
+    /// For bias-free binary linear models: the weights on the host, row-major `[d, M]`, that the
+    /// fused engine ([`crate::fused`]) starts from. `None` (the default) keeps a model on the
+    /// Burn path.
+    fn fused_start(&self) -> Option<Vec<f64>> {
+        None
+    }
+
+    /// The same model with the weights `[d, M]` (row-major) from the fused engine; `None` where
+    /// [`LogitModel::fused_start`] is `None`.
+    fn with_fused_weights(&self, _weights: &[f64]) -> Option<Self> {
         None
     }
 }
@@ -94,6 +108,20 @@ impl LogitModel for LinearClassifier {
         }
         Some(sq.into_iter().map(f64::sqrt).collect())
     }
+
+    fn fused_start(&self) -> Option<Vec<f64>> {
+        (self.classes == 1 && self.bias.is_none()).then(|| self.weights_f64())
+    }
+
+    fn with_fused_weights(&self, weights: &[f64]) -> Option<Self> {
+        self.fused_start()?;
+        let device = self.weight.val().device();
+        let [d, cols] = self.weight.val().dims();
+        let tensor = Tensor::<2>::from_data(TensorData::new(weights.to_vec(), [d, cols]), &device);
+        let mut model = self.clone();
+        model.weight = Param::from_tensor(tensor);
+        Some(model)
+    }
 }
 
 /// A per-sample loss of binary signed logits, evaluated for M runs: the logit-regularised
@@ -101,11 +129,24 @@ impl LogitModel for LinearClassifier {
 pub trait MarginLoss: std::fmt::Debug + Send + Sync {
     /// Per-sample values `[N, M]` and per-run means `[M]` of the signed logits `[N, M]`.
     fn forward(&self, margins: Tensor<2>) -> LossOutput;
+
+    /// The same loss as per-sample host functions, which lets the fused engine train with it.
+    /// `None` (the default) keeps a loss on the Burn path.
+    fn pointwise(&self) -> Option<PointwiseMarginLoss> {
+        None
+    }
 }
 
 impl MarginLoss for LogitRegularizedLoss {
     fn forward(&self, margins: Tensor<2>) -> LossOutput {
         LogitRegularizedLoss::forward(self, margins)
+    }
+
+    fn pointwise(&self) -> Option<PointwiseMarginLoss> {
+        Some(PointwiseMarginLoss {
+            alpha: self.alpha.clone(),
+            penalty: self.penalty.clone(),
+        })
     }
 }
 
@@ -202,6 +243,8 @@ pub struct TrainSpec {
     pub adam: (f64, f64, f64),
     /// Seed of the mini-batch order.
     pub seed: u64,
+    /// Which implementation steps GD (`Auto`: the fused engine where it applies).
+    pub engine: EngineName,
 }
 
 /// What the observer sees at a logging step.
@@ -229,6 +272,8 @@ pub struct TrainOutcome {
     pub diverged: Vec<Option<(u64, f64)>>,
     /// The last gradient norms (linear models with a tolerance), per run.
     pub gradient_norms: Option<Vec<f64>>,
+    /// The engine that took the steps: `Burn` or `Fused`.
+    pub engine: EngineName,
 }
 
 /// Trains `model` on `problem` and returns it with the outcome. `observe` is called at every
@@ -260,6 +305,38 @@ pub fn train<M: LogitModel>(
             "newton | max-margin",
             "gd | adam | sgd in the step loop (exact solvers run through run::execute)",
         ));
+    }
+    if spec.engine != EngineName::Burn {
+        match fused_setup(&model, problem, objective, spec) {
+            Some(FusedSetup {
+                start,
+                x,
+                y,
+                spec: fused,
+            }) => {
+                // The engine keeps its own label-absorbed copy; the f64 inputs go before training.
+                let d = problem.d;
+                return if problem.train_x.dtype() == burn::tensor::DType::F64 {
+                    let engine = FusedGd::<f64>::new(&x, y, d, &start, fused);
+                    drop(x);
+                    train_fused(model, engine, spec, log_step, observe)
+                } else {
+                    let engine = FusedGd::<f32>::new(&x, y, d, &start, fused);
+                    drop(x);
+                    train_fused(model, engine, spec, log_step, observe)
+                };
+            }
+            None if spec.engine == EngineName::Fused => {
+                return Err(ExperimentError::invalid(
+                    "train.engine",
+                    "fused",
+                    "auto | burn unless: optimizer gd, full batch, binary labels, a bias-free \
+                     linear model (LogitModel::fused_start) and a pointwise loss \
+                     (MarginLoss::pointwise)",
+                ));
+            }
+            None => {}
+        }
     }
     let lr_max = spec.lr.iter().copied().fold(0.0_f64, f64::max);
     let scale: Vec<f64> = match spec.optimizer {
@@ -361,6 +438,134 @@ pub fn train<M: LogitModel>(
             converged,
             diverged,
             gradient_norms,
+            engine: EngineName::Burn,
+        },
+    ))
+}
+
+/// What the fused engine starts from.
+struct FusedSetup<'p> {
+    /// Initial weights, row-major `[d, M]`.
+    start: Vec<f64>,
+    /// Training inputs on the host, row-major `[N, d]`.
+    x: Vec<f64>,
+    /// Training labels ±1, `[N]`.
+    y: &'p [f64],
+    /// Loss, rates and weight decay.
+    spec: FusedSpec,
+}
+
+/// What the fused engine needs, when it applies to this model, problem, objective and spec.
+fn fused_setup<'p, M: LogitModel>(
+    model: &M,
+    problem: &'p Problem,
+    objective: &Objective,
+    spec: &TrainSpec,
+) -> Option<FusedSetup<'p>> {
+    if spec.optimizer != OptimizerName::Gd {
+        return None;
+    }
+    let Objective::Binary {
+        loss,
+        weight_decay,
+        sum_data_term,
+    } = objective
+    else {
+        return None;
+    };
+    let Labels::Binary { train, .. } = &problem.labels else {
+        return None;
+    };
+    let pointwise = loss.pointwise()?;
+    let start = model.fused_start()?;
+    Some(FusedSetup {
+        start,
+        x: to_f64_vec(problem.train_x.clone().inner()),
+        y: train,
+        spec: FusedSpec {
+            loss: pointwise,
+            lr: spec.lr.clone(),
+            weight_decay: *weight_decay,
+            sum_data_term: *sum_data_term,
+        },
+    })
+}
+
+/// The GD loop on the fused engine, with the same logging, divergence and convergence rules
+/// as the Burn loop: the objective is evaluated at logging steps, and at any step where a run's
+/// margins become suspect (NaN or beyond [`crate::fused::SUSPECT_MARGIN`]); a run whose
+/// objective is then non-finite has diverged at that step, as the Burn loop would record.
+fn train_fused<M: LogitModel, T: HostFloat>(
+    mut model: M,
+    mut engine: FusedGd<T>,
+    spec: &TrainSpec,
+    mut log_step: impl FnMut(u64) -> bool,
+    mut observe: impl FnMut(&StepView<'_, M>),
+) -> Result<(M, TrainOutcome), ExperimentError> {
+    let runs = engine.runs();
+    let mut diverged: Vec<Option<(u64, f64)>> = vec![None; runs];
+    let mut gradient_norms = None;
+    let mut converged = false;
+    let mut step = 0;
+    let rebuild = |model: &M, weights: &[f64]| {
+        model.with_fused_weights(weights).ok_or_else(|| {
+            ExperimentError::invalid(
+                "train.engine",
+                "fused",
+                "a model whose with_fused_weights is implemented",
+            )
+        })
+    };
+    loop {
+        engine.compute_gradient();
+        let fresh = engine
+            .suspect()
+            .iter()
+            .zip(&diverged)
+            .any(|(flag, d)| *flag && d.is_none());
+        if fresh {
+            let objective = engine.objective();
+            for (run, value) in objective.into_iter().enumerate() {
+                if !value.is_finite() && diverged[run].is_none() {
+                    diverged[run] = Some((step, value));
+                }
+            }
+        }
+        let done = step >= spec.steps || converged || diverged.iter().all(Option::is_some);
+        if log_step(step) || done {
+            let objective = engine.objective();
+            let current = rebuild(&model, &engine.weights())?;
+            let div: Vec<Option<u64>> = diverged.iter().map(|d| d.map(|(s, _)| s)).collect();
+            observe(&StepView {
+                step,
+                model: &current,
+                objective: &objective,
+                diverged: &div,
+                last: done,
+            });
+            if done {
+                model = current;
+                break;
+            }
+        }
+        if spec.grad_tol > 0.0 {
+            let norms = engine.gradient_norms();
+            converged = norms.iter().all(|&g| g <= spec.grad_tol);
+            gradient_norms = Some(norms);
+        }
+        if !converged {
+            engine.update();
+            step += 1;
+        }
+    }
+    Ok((
+        model,
+        TrainOutcome {
+            steps: step,
+            converged,
+            diverged,
+            gradient_norms,
+            engine: EngineName::Fused,
         },
     ))
 }

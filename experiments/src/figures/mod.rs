@@ -310,15 +310,15 @@ pub fn estimate(
                             logit_reg_model::Precision::F32 => 4,
                             logit_reg_model::Precision::F64 => 8,
                         };
-                        let t = crate::bench::time_gd_step(
-                            &device,
-                            c.data.n,
-                            c.data.d,
-                            m * classes,
-                            2,
-                            7,
-                            bytes,
-                        )?;
+                        let bench = crate::bench::StepBench {
+                            n: c.data.n,
+                            d: c.data.d,
+                            m: m * classes,
+                            warmup: 2,
+                            iters: 7,
+                            engine: crate::run::resolve_engine(c),
+                        };
+                        let t = crate::bench::time_gd_step(&device, bench, bytes)?;
                         cache.insert(key, t.ms_per_step);
                         t.ms_per_step
                     }

@@ -1,0 +1,279 @@
+//! The fused host engine against the Burn autodiff loop (the reference): the same GD steps to
+//! rounding, in f64 (flex) and f32 (ndarray, so that both precisions live in one process), with
+//! every loss term the engine handles; the same divergence and convergence decisions; errors
+//! where it does not apply; bit-identical results on one thread and on many.
+
+use std::sync::Arc;
+
+use burn::tensor::Device;
+use logit_reg::experiments::config::{EngineName, OptimizerName, RunConfig};
+use logit_reg::experiments::problem::Problem;
+use logit_reg::experiments::run::{execute, resolve_engine};
+use logit_reg::experiments::train::{Objective, TrainOutcome, TrainSpec, train};
+use logit_reg::model::penalty::LogitPenalty;
+use logit_reg::model::{
+    Backend, LabelSmoothing, LinearClassifierConfig, LogitRegularizedLoss, Precision, Quadratic,
+    make_device,
+};
+
+fn f64_device() -> Device {
+    make_device(Backend::Flex, Precision::F64)
+        .expect("flex f64")
+        .autodiff()
+}
+
+fn f32_device() -> Device {
+    make_device(Backend::Ndarray, Precision::F32)
+        .expect("ndarray f32")
+        .autodiff()
+}
+
+/// One training of `runs` runs from a small random start (so that no run starts at the origin).
+struct Case {
+    n: usize,
+    d: usize,
+    alpha: Vec<f64>,
+    lr: Vec<f64>,
+    penalty: Option<Arc<dyn LogitPenalty>>,
+    weight_decay: f64,
+    sum_data_term: bool,
+    steps: u64,
+    grad_tol: f64,
+}
+
+impl Case {
+    fn new(alpha: &[f64], lr: &[f64]) -> Self {
+        Self {
+            n: 53,
+            d: 29,
+            alpha: alpha.to_vec(),
+            lr: lr.to_vec(),
+            penalty: Some(Arc::new(Quadratic)),
+            weight_decay: 0.0,
+            sum_data_term: false,
+            steps: 150,
+            grad_tol: 0.0,
+        }
+    }
+
+    /// Trains on `engine` and returns the final weights `[d, M]`, the objectives seen at the
+    /// logging steps (every 10th), and the outcome.
+    fn train(
+        &self,
+        device: &Device,
+        engine: EngineName,
+    ) -> (Vec<f64>, Vec<Vec<f64>>, TrainOutcome) {
+        let model = logit_reg::data::SignalPlusNoise {
+            d: self.d,
+            n: self.n,
+            n_test: 10,
+            mu_f: 1.0,
+            sigma_f: 0.5,
+            sigma_n: 1.0,
+            noise: logit_reg::data::Noise::Gaussian,
+            labels: logit_reg::data::LabelScheme::Balanced,
+        };
+        let problem = Problem::binary(&model, 7, device).expect("problem");
+        let loss = LogitRegularizedLoss::new(self.penalty.clone(), self.alpha.clone(), device)
+            .expect("loss");
+        let objective = Objective::Binary {
+            loss: Arc::new(loss),
+            weight_decay: self.weight_decay,
+            sum_data_term: self.sum_data_term,
+        };
+        let classifier = LinearClassifierConfig::new(self.d)
+            .with_runs(self.alpha.len())
+            .with_init_std(0.05)
+            .with_init_seed(3)
+            .init(device)
+            .expect("classifier");
+        let spec = TrainSpec {
+            optimizer: OptimizerName::Gd,
+            lr: self.lr.clone(),
+            steps: self.steps,
+            batch_size: self.n,
+            grad_tol: self.grad_tol,
+            adam: (0.9, 0.999, 1e-8),
+            seed: 0,
+            engine,
+        };
+        let mut seen = Vec::new();
+        let (trained, outcome) = train(
+            classifier,
+            &problem,
+            &objective,
+            &spec,
+            |step| step % 10 == 0,
+            |view| seen.push(view.objective.to_vec()),
+        )
+        .expect("trains");
+        assert_eq!(outcome.engine, engine, "the engine that was asked for ran");
+        (trained.weights_f64(), seen, outcome)
+    }
+}
+
+/// Largest |a − b| / (1 + |b|) over two equally long sequences.
+fn max_rel(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs() / (1.0 + y.abs()))
+        .fold(0.0, f64::max)
+}
+
+fn assert_engines_agree(case: &Case, device: &Device, tol: f64) {
+    let (w_burn, seen_burn, out_burn) = case.train(device, EngineName::Burn);
+    let (w_fused, seen_fused, out_fused) = case.train(device, EngineName::Fused);
+    let weights = max_rel(&w_fused, &w_burn);
+    assert!(
+        weights <= tol,
+        "weights differ by {weights:e} (tol {tol:e})"
+    );
+    assert_eq!(seen_burn.len(), seen_fused.len(), "logging steps");
+    for (b, f) in seen_burn.iter().zip(&seen_fused) {
+        let gap = max_rel(f, b);
+        assert!(gap <= tol, "objectives {f:?} vs {b:?}");
+    }
+    assert_eq!(out_burn.steps, out_fused.steps);
+    assert_eq!(out_burn.converged, out_fused.converged);
+    // The runs moved: a loop that did nothing would agree trivially.
+    let moved = seen_fused[0]
+        .iter()
+        .zip(seen_fused.last().expect("rows"))
+        .all(|(first, last)| last < first);
+    assert!(moved, "every run's objective falls: {seen_fused:?}");
+}
+
+#[test]
+fn fused_equals_burn_in_f64_for_every_loss_term() {
+    let dev = f64_device();
+    // Quadratic penalty, per-run α (including 0) and learning rates, odd N and d.
+    assert_engines_agree(
+        &Case::new(&[0.0, 0.1, 0.3, 0.6], &[0.05, 0.1, 0.2, 0.3]),
+        &dev,
+        1e-11,
+    );
+    // Label smoothing (f(t) = ½ log(2 + 2 cosh t)), one run: the single-run kernel.
+    let mut ls = Case::new(&[0.2], &[0.5]);
+    ls.penalty = Some(Arc::new(LabelSmoothing));
+    assert_engines_agree(&ls, &dev, 1e-11);
+    // Plain cross-entropy with the weight-decay baseline's summed data term.
+    let mut wd = Case::new(&[0.0, 0.0, 0.0], &[0.002, 0.004, 0.008]);
+    wd.penalty = None;
+    wd.weight_decay = 0.1;
+    wd.sum_data_term = true;
+    assert_engines_agree(&wd, &dev, 1e-11);
+    // A shape large enough to be split into several parts (N·d ≥ 2¹⁸).
+    let mut big = Case::new(&[0.2, 0.4], &[0.1, 0.1]);
+    big.n = 611;
+    big.d = 437;
+    big.steps = 20;
+    assert_engines_agree(&big, &dev, 1e-11);
+}
+
+#[test]
+fn fused_equals_burn_in_f32_to_single_precision() {
+    let dev = f32_device();
+    assert_engines_agree(&Case::new(&[0.0, 0.2, 0.5], &[0.1, 0.1, 0.2]), &dev, 2e-5);
+}
+
+#[test]
+fn both_engines_stop_at_the_same_divergence_and_convergence() {
+    let dev = f64_device();
+    // η = 40 on the quadratic penalty at α = 0.5 overshoots: the loss grows geometrically to
+    // infinity. Run 1 (η = 0.1) stays finite; the loop stops when every run diverged or at
+    // the step limit.
+    let mut blow = Case::new(&[0.5, 0.5], &[40.0, 0.1]);
+    blow.steps = 2000;
+    let (_, _, burn) = blow.train(&dev, EngineName::Burn);
+    let (_, _, fused) = blow.train(&dev, EngineName::Fused);
+    let step_of = |o: &TrainOutcome, run: usize| o.diverged[run].map(|(s, _)| s);
+    assert!(step_of(&burn, 0).is_some(), "run 0 diverges: {burn:?}");
+    assert_eq!(step_of(&burn, 0), step_of(&fused, 0));
+    assert_eq!(step_of(&fused, 1), None);
+    assert!(
+        !fused.diverged[0]
+            .map(|(_, v)| v.is_finite())
+            .unwrap_or(true)
+    );
+    // A gradient tolerance: both stop at the same step, with norms below it.
+    let mut tol = Case::new(&[0.3, 0.5], &[0.5, 0.5]);
+    tol.steps = 20_000;
+    tol.grad_tol = 1e-6;
+    let (_, _, burn) = tol.train(&dev, EngineName::Burn);
+    let (_, _, fused) = tol.train(&dev, EngineName::Fused);
+    assert!(burn.converged && fused.converged);
+    assert_eq!(burn.steps, fused.steps);
+    assert!(burn.steps < 20_000 && burn.steps > 10);
+    let norms = fused.gradient_norms.expect("norms");
+    assert!(norms.iter().all(|&g| g <= 1e-6), "{norms:?}");
+}
+
+#[test]
+fn fused_results_do_not_depend_on_the_thread_count() {
+    let dev = f64_device();
+    let mut case = Case::new(&[0.2, 0.4, 0.6], &[0.1, 0.2, 0.3]);
+    case.n = 700;
+    case.d = 500; // 3.5·10⁵ entries: two parts
+    case.steps = 10;
+    let (many, _, _) = case.train(&dev, EngineName::Fused);
+    let one_thread = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("pool");
+    let (one, _, _) = one_thread.install(|| case.train(&dev, EngineName::Fused));
+    assert_eq!(
+        many, one,
+        "bit-identical on one thread and on the default pool"
+    );
+}
+
+#[test]
+fn auto_picks_the_fused_engine_only_where_it_applies() {
+    let cfg = |sets: &[&str]| {
+        let all: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        RunConfig::load(None, &all).expect("config")
+    };
+    assert_eq!(resolve_engine(&cfg(&[])), EngineName::Fused);
+    assert_eq!(
+        resolve_engine(&cfg(&["train.optimizer=\"adam\""])),
+        EngineName::Burn
+    );
+    assert_eq!(
+        resolve_engine(&cfg(&[
+            "data.model=\"multiclass\"",
+            "data.d=10",
+            "data.n=30"
+        ])),
+        EngineName::Burn
+    );
+    assert_eq!(
+        resolve_engine(&cfg(&["train.engine=\"burn\""])),
+        EngineName::Burn
+    );
+    // The summary names the engine.
+    let small = [
+        "dtype=\"f64\"",
+        "data.d=10",
+        "data.n=30",
+        "data.n_test=20",
+        "train.steps=20",
+    ];
+    let result = execute(&cfg(&small), false).expect("runs");
+    assert_eq!(result.summary["engine"], "fused");
+    // Asking for the fused engine where it cannot run is a typed error naming the key.
+    let err = RunConfig::load(
+        None,
+        &[
+            "train.engine=\"fused\"".into(),
+            "train.optimizer=\"sgd\"".into(),
+        ],
+    )
+    .and_then(|c| c.validate().map(|_| c))
+    .expect_err("fused sgd is rejected");
+    let text = err.to_string();
+    assert!(
+        text.contains("train.engine") && text.contains("fused"),
+        "{text}"
+    );
+}
