@@ -39,6 +39,7 @@ struct Case {
     sum_data_term: bool,
     steps: u64,
     grad_tol: f64,
+    threads: usize,
 }
 
 impl Case {
@@ -53,6 +54,7 @@ impl Case {
             sum_data_term: false,
             steps: 150,
             grad_tol: 0.0,
+            threads: 0,
         }
     }
 
@@ -96,6 +98,7 @@ impl Case {
             adam: (0.9, 0.999, 1e-8),
             seed: 0,
             engine,
+            threads: self.threads,
         };
         let mut seen = Vec::new();
         let (trained, outcome) = train(
@@ -216,16 +219,14 @@ fn fused_results_do_not_depend_on_the_thread_count() {
     case.n = 700;
     case.d = 500; // 3.5·10⁵ entries: two parts
     case.steps = 10;
-    let (many, _, _) = case.train(&dev, EngineName::Fused);
-    let one_thread = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .expect("pool");
-    let (one, _, _) = one_thread.install(|| case.train(&dev, EngineName::Fused));
-    assert_eq!(
-        many, one,
-        "bit-identical on one thread and on the default pool"
-    );
+    case.threads = 1;
+    let (one, _, _) = case.train(&dev, EngineName::Fused);
+    case.threads = 2;
+    let (two, _, _) = case.train(&dev, EngineName::Fused);
+    case.threads = 3; // more threads than parts: capped at the part count
+    let (three, _, _) = case.train(&dev, EngineName::Fused);
+    assert_eq!(one, two, "bit-identical on one thread and on two");
+    assert_eq!(one, three);
 }
 
 #[test]

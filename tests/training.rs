@@ -45,6 +45,7 @@ fn spec(
         adam: (0.9, 0.999, 1e-8),
         seed: 0,
         engine: EngineName::Burn,
+        threads: 0,
     }
 }
 

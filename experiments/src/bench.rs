@@ -114,6 +114,7 @@ pub fn time_gd_step(
         adam: (0.9, 0.999, 1e-8),
         seed: 0,
         engine,
+        threads: 0,
     };
     let mut stamps = Vec::with_capacity((warmup + iters + 1) as usize);
     let (trained, outcome) = train(

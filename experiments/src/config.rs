@@ -215,6 +215,9 @@ pub struct TrainConfig {
     pub optimizer: OptimizerName,
     /// Which implementation steps GD: auto (default), burn or fused.
     pub engine: EngineName,
+    /// Threads of the fused engine (0: the available cores, at most 8); results do not depend
+    /// on it.
+    pub threads: usize,
     /// Learning rate, one value or one per run.
     pub lr: PerRun,
     /// Maximum number of steps.
@@ -248,6 +251,7 @@ impl Default for TrainConfig {
         Self {
             optimizer: OptimizerName::Gd,
             engine: EngineName::Auto,
+            threads: 0,
             lr: PerRun::One(0.1),
             steps: 20_000,
             batch_size: 100,
@@ -359,6 +363,10 @@ pub const FIELDS: &[(&str, &str)] = &[
     (
         "train.engine",
         "auto (fused where it applies, else burn) | burn (Burn autodiff, the reference) | fused (host engine, X read once per step: gd, binary, linear, CPU)",
+    ),
+    (
+        "train.threads",
+        "threads of the fused engine, 0 = the available cores (at most 8); results do not depend on it",
     ),
     (
         "train.lr",

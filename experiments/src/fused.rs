@@ -24,15 +24,22 @@
 //! nothing is copied between host and device inside the step; the objective is only evaluated
 //! when the caller asks (at logging steps).
 //!
-//! **Reproducible on any number of cores.** The rows are split into at most eight contiguous
-//! parts, a number fixed by N and d alone. Each part accumulates its own gradient; the parts run
-//! on rayon's pool and their gradients are summed in part order, so the result is bit-identical
-//! whatever the thread count.
+//! **Threads, reproducibly.** The rows are split into at most eight contiguous parts, a number
+//! fixed by N and d alone. Each part accumulates its own gradient, and the gradients are summed
+//! in part order, so the result is bit-identical whatever the thread count. The parts are shared
+//! out to a team of threads that lives as long as the engine: the calling thread and workers
+//! that spin briefly between steps and then park, so a step costs no thread start and, usually,
+//! no wake-up.
 
 use std::sync::Arc;
 
 use logit_reg_model::penalty::LogitPenalty;
 use logit_reg_model::target::{sigmoid, softplus};
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, RwLock};
+use std::time::{Duration, Instant};
+
 use pulp::{Arch, Simd, WithSimd};
 use rayon::prelude::*;
 
@@ -302,7 +309,7 @@ host_float!(
 
 /// The row ranges of the parts for an `[n, d]` matrix: at most [`MAX_PARTS`], each with at
 /// least [`MIN_PART_ENTRIES`] entries where possible; a function of (n, d) only.
-fn part_ranges(n: usize, d: usize) -> Vec<std::ops::Range<usize>> {
+fn part_ranges(n: usize, d: usize) -> Vec<Range<usize>> {
     let parts = (n * d / MIN_PART_ENTRIES).clamp(1, MAX_PARTS).min(n.max(1));
     let per = n.div_ceil(parts).max(1);
     (0..n)
@@ -451,22 +458,115 @@ impl<T: HostFloat> WithSimd for PartObjective<'_, T> {
     }
 }
 
-/// The fused GD state of M runs on one training set: the label-absorbed rows, the weights
-/// and the gradient buffers. Every buffer is allocated once, in [`FusedGd::new`].
+/// One part's gradient accumulator and flags.
+#[derive(Debug)]
+struct PartState<T> {
+    grad: Vec<T>,
+    suspect: Vec<bool>,
+}
+
+/// What the engine's threads share: the data, the weights, each part's accumulator, and the
+/// signals of the step protocol.
+#[derive(Debug)]
+struct Shared<T> {
+    a: Vec<T>,
+    d: usize,
+    weights: RwLock<Vec<T>>,
+    parts: Vec<Range<usize>>,
+    states: Vec<Mutex<PartState<T>>>,
+    loss: PointwiseMarginLoss,
+    data_scale: f64,
+    /// Members of the team: the calling thread and the workers.
+    members: usize,
+    /// Bumped by the calling thread to start a step.
+    generation: AtomicU64,
+    /// Workers that finished the current step.
+    finished: AtomicUsize,
+    /// Set when the engine is dropped.
+    stop: AtomicBool,
+}
+
+/// How long a thread spins waiting for the others before it parks (the steps of the study
+/// are 0.05–20 ms apart, so a spinning worker usually catches the next one).
+const SPIN_FOR: Duration = Duration::from_micros(300);
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl<T: HostFloat> Shared<T> {
+    /// Member `member`'s share of a step: parts `member`, `member + members`, …
+    fn run_share(&self, member: usize) {
+        let d = self.d;
+        let weights = read(&self.weights);
+        for p in (member..self.parts.len()).step_by(self.members) {
+            let mut state = lock(&self.states[p]);
+            let PartState { grad, suspect } = &mut *state;
+            let range = &self.parts[p];
+            Arch::new().dispatch(PartGradient {
+                rows: &self.a[range.start * d..range.end * d],
+                d,
+                weights: &weights,
+                loss: &self.loss,
+                data_scale: self.data_scale,
+                grad,
+                suspect,
+            });
+        }
+    }
+
+    /// A worker: waits for each new generation, does its share, reports, until stopped.
+    /// Generation 0 is the one before the first step (read at spawn time, it could already
+    /// be 1 and the worker would miss that step).
+    fn work(&self, member: usize) {
+        let mut seen = 0;
+        loop {
+            let waiting = Instant::now();
+            loop {
+                if self.stop.load(Ordering::Acquire) {
+                    return;
+                }
+                let now = self.generation.load(Ordering::Acquire);
+                if now != seen {
+                    seen = now;
+                    break;
+                }
+                if waiting.elapsed() < SPIN_FOR {
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::park_timeout(Duration::from_millis(1));
+                }
+            }
+            self.run_share(member);
+            self.finished.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// The fused GD state of M runs on one training set: the label-absorbed rows, the weights,
+/// the gradient buffers (all allocated once, in [`FusedGd::new`]) and a team of worker threads
+/// that live as long as the engine. A step wakes the workers (they spin briefly between steps,
+/// then park), the calling thread does its own share of the parts, and the parts' gradients are
+/// summed in part order.
 #[derive(Debug)]
 pub struct FusedGd<T: HostFloat> {
-    a: Vec<T>,
+    shared: Arc<Shared<T>>,
+    workers: Vec<std::thread::JoinHandle<()>>,
     n: usize,
-    d: usize,
     runs: usize,
-    weights: Vec<T>,
-    loss: PointwiseMarginLoss,
     lr: Vec<f64>,
     weight_decay: f64,
-    data_scale: f64,
-    parts: Vec<std::ops::Range<usize>>,
-    part_grads: Vec<Vec<T>>,
-    part_suspect: Vec<Vec<bool>>,
     grad: Vec<T>,
     suspect: Vec<bool>,
 }
@@ -482,6 +582,8 @@ pub struct FusedSpec {
     pub weight_decay: f64,
     /// Sum instead of mean over the samples in the data term.
     pub sum_data_term: bool,
+    /// Threads (0: the available cores, at most [`MAX_PARTS`]). The results do not depend on it.
+    pub threads: usize,
 }
 
 impl<T: HostFloat> FusedGd<T> {
@@ -495,11 +597,10 @@ impl<T: HostFloat> FusedGd<T> {
         let runs = spec.lr.len();
         debug_assert_eq!(x.len(), n * d);
         debug_assert_eq!(weights.len(), d * runs);
-        let a = x
-            .chunks_exact(d.max(1))
-            .zip(y)
-            .flat_map(|(row, &label)| row.iter().map(move |v| T::from_f64(v * label)))
-            .collect();
+        let mut a = Vec::with_capacity(n * d);
+        for (row, &label) in x.chunks_exact(d.max(1)).zip(y) {
+            a.extend(row.iter().map(|v| T::from_f64(v * label)));
+        }
         let mut run_major = vec![T::default(); runs * d];
         for j in 0..d {
             for m in 0..runs {
@@ -507,25 +608,50 @@ impl<T: HostFloat> FusedGd<T> {
             }
         }
         let parts = part_ranges(n, d);
-        let part_grads = parts.iter().map(|_| vec![T::default(); runs * d]).collect();
-        let part_suspect = parts.iter().map(|_| vec![false; runs]).collect();
-        Self {
+        let cores = match spec.threads {
+            0 => std::thread::available_parallelism().map_or(1, |c| c.get()),
+            chosen => chosen,
+        };
+        let members = cores.clamp(1, MAX_PARTS).min(parts.len());
+        let states = parts
+            .iter()
+            .map(|_| {
+                Mutex::new(PartState {
+                    grad: vec![T::default(); runs * d],
+                    suspect: vec![false; runs],
+                })
+            })
+            .collect();
+        let shared = Arc::new(Shared {
             a,
-            n,
             d,
-            runs,
-            weights: run_major,
+            weights: RwLock::new(run_major),
+            parts,
+            states,
             loss: spec.loss,
-            lr: spec.lr,
-            weight_decay: spec.weight_decay,
             data_scale: if spec.sum_data_term {
                 1.0
             } else {
                 1.0 / n as f64
             },
-            parts,
-            part_grads,
-            part_suspect,
+            members,
+            generation: AtomicU64::new(0),
+            finished: AtomicUsize::new(0),
+            stop: AtomicBool::new(false),
+        });
+        let workers = (1..members)
+            .map(|member| {
+                let shared = Arc::clone(&shared);
+                std::thread::spawn(move || shared.work(member))
+            })
+            .collect();
+        Self {
+            shared,
+            workers,
+            n,
+            runs,
+            lr: spec.lr,
+            weight_decay: spec.weight_decay,
             grad: vec![T::default(); runs * d],
             suspect: vec![false; runs],
         }
@@ -536,12 +662,19 @@ impl<T: HostFloat> FusedGd<T> {
         self.runs
     }
 
+    /// Threads that take part in a step (the calling thread included).
+    pub fn threads(&self) -> usize {
+        self.shared.members
+    }
+
     /// The weights, row-major `[d, M]` in f64 (the linear classifier's layout).
     pub fn weights(&self) -> Vec<f64> {
-        let mut out = vec![0.0; self.d * self.runs];
+        let d = self.shared.d;
+        let weights = read(&self.shared.weights);
+        let mut out = vec![0.0; d * self.runs];
         for m in 0..self.runs {
-            for j in 0..self.d {
-                out[j * self.runs + m] = self.weights[m * self.d + j].to_f64();
+            for j in 0..d {
+                out[j * self.runs + m] = weights[m * d + j].to_f64();
             }
         }
         out
@@ -556,59 +689,52 @@ impl<T: HostFloat> FusedGd<T> {
     /// Computes every run's gradient at the current weights (kept for [`FusedGd::update`]) and
     /// flags the runs with a suspect margin ([`FusedGd::suspect`]).
     pub fn compute_gradient(&mut self) {
-        let d = self.d;
-        let (a, weights, loss, scale) = (&self.a, &self.weights, &self.loss, self.data_scale);
-        let work =
-            |((range, grad), suspect): ((&std::ops::Range<usize>, &mut Vec<T>), &mut Vec<bool>)| {
-                Arch::new().dispatch(PartGradient {
-                    rows: &a[range.start * d..range.end * d],
-                    d,
-                    weights,
-                    loss,
-                    data_scale: scale,
-                    grad,
-                    suspect,
-                })
-            };
-        if self.parts.len() == 1 {
-            self.parts
-                .iter()
-                .zip(self.part_grads.iter_mut())
-                .zip(self.part_suspect.iter_mut())
-                .for_each(work);
-        } else {
-            self.parts
-                .par_iter()
-                .zip(self.part_grads.par_iter_mut())
-                .zip(self.part_suspect.par_iter_mut())
-                .for_each(work);
+        let shared = &*self.shared;
+        shared.finished.store(0, Ordering::Release);
+        shared.generation.fetch_add(1, Ordering::AcqRel);
+        for worker in &self.workers {
+            worker.thread().unpark();
         }
-        self.grad.copy_from_slice(&self.part_grads[0]);
-        for part in &self.part_grads[1..] {
-            sum_into(&mut self.grad, part);
+        shared.run_share(0);
+        let waiting = Instant::now();
+        while shared.finished.load(Ordering::Acquire) < self.workers.len() {
+            if waiting.elapsed() < SPIN_FOR {
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
         }
-        for (flag, m) in self.suspect.iter_mut().zip(0..) {
-            *flag = self.part_suspect.iter().any(|p| p[m]);
+        for (p, state) in shared.states.iter().enumerate() {
+            let state = lock(state);
+            if p == 0 {
+                self.grad.copy_from_slice(&state.grad);
+                self.suspect.copy_from_slice(&state.suspect);
+            } else {
+                sum_into(&mut self.grad, &state.grad);
+                for (flag, part) in self.suspect.iter_mut().zip(&state.suspect) {
+                    *flag |= part;
+                }
+            }
         }
         if self.weight_decay > 0.0 {
             let gamma = T::from_f64(self.weight_decay);
-            sum_scaled_into(&mut self.grad, &self.weights, gamma);
+            sum_scaled_into(&mut self.grad, &read(&shared.weights), gamma);
         }
     }
 
     /// Each run's gradient norm `‖∇_m‖` from the last [`FusedGd::compute_gradient`].
     pub fn gradient_norms(&self) -> Vec<f64> {
         self.grad
-            .chunks_exact(self.d.max(1))
+            .chunks_exact(self.shared.d.max(1))
             .map(|g| g.iter().map(|v| v.to_f64().powi(2)).sum::<f64>().sqrt())
             .collect()
     }
 
     /// The GD update `s_m ← s_m − η_m ∇_m` with the last computed gradient.
     pub fn update(&mut self) {
-        let d = self.d.max(1);
-        for ((w, g), &lr) in self
-            .weights
+        let d = self.shared.d.max(1);
+        let mut weights = write(&self.shared.weights);
+        for ((w, g), &lr) in weights
             .chunks_exact_mut(d)
             .zip(self.grad.chunks_exact(d))
             .zip(&self.lr)
@@ -620,23 +746,25 @@ impl<T: HostFloat> FusedGd<T> {
     /// Each run's objective at the current weights:
     /// `c·Σ_i ℓ_m(a_iᵀ s_m) + γ/2 ‖s_m‖²`, accumulated in f64.
     pub fn objective(&self) -> Vec<f64> {
-        let d = self.d;
-        let part_sums: Vec<Vec<f64>> = self
+        let shared = &*self.shared;
+        let d = shared.d;
+        let weights = read(&shared.weights);
+        let part_sums: Vec<Vec<f64>> = shared
             .parts
             .par_iter()
             .map(|range| {
                 Arch::new().dispatch(PartObjective {
-                    rows: &self.a[range.start * d..range.end * d],
+                    rows: &shared.a[range.start * d..range.end * d],
                     d,
-                    weights: &self.weights,
-                    loss: &self.loss,
+                    weights: &weights,
+                    loss: &shared.loss,
                 })
             })
             .collect();
         (0..self.runs)
             .map(|m| {
-                let data = self.data_scale * part_sums.iter().map(|p| p[m]).sum::<f64>();
-                let norm2: f64 = self.weights[m * d..(m + 1) * d]
+                let data = shared.data_scale * part_sums.iter().map(|p| p[m]).sum::<f64>();
+                let norm2: f64 = weights[m * d..(m + 1) * d]
                     .iter()
                     .map(|v| v.to_f64().powi(2))
                     .sum();
@@ -647,7 +775,18 @@ impl<T: HostFloat> FusedGd<T> {
 
     /// Rows N and dimension d.
     pub fn shape(&self) -> (usize, usize) {
-        (self.n, self.d)
+        (self.n, self.shared.d)
+    }
+}
+
+impl<T: HostFloat> Drop for FusedGd<T> {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Release);
+        for worker in self.workers.drain(..) {
+            worker.thread().unpark();
+            // A worker that panicked has nothing left to clean up.
+            let _ = worker.join();
+        }
     }
 }
 
@@ -857,6 +996,7 @@ mod tests {
             lr: vec![0.1, 0.2, 0.3],
             weight_decay: 0.05,
             sum_data_term: false,
+            threads: 0,
         };
         let mut engine = FusedGd::<f64>::new(&x, &y, d, &w, spec.clone());
         engine.compute_gradient();
@@ -915,6 +1055,7 @@ mod tests {
             lr: vec![0.1, 0.1],
             weight_decay: 0.0,
             sum_data_term: true,
+            threads: 0,
         };
         let mut engine = FusedGd::<f32>::new(&x, &y, d, &w, spec);
         engine.compute_gradient();

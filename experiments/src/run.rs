@@ -211,6 +211,7 @@ pub fn execute(config: &RunConfig, show_progress: bool) -> Result<RunResult, Exp
         ),
         seed: config.seed,
         engine: resolve_engine(config),
+        threads: config.train.threads,
     };
     if matches!(
         config.train.optimizer,

@@ -245,6 +245,8 @@ pub struct TrainSpec {
     pub seed: u64,
     /// Which implementation steps GD (`Auto`: the fused engine where it applies).
     pub engine: EngineName,
+    /// Threads of the fused engine (0: the available cores).
+    pub threads: usize,
 }
 
 /// What the observer sees at a logging step.
@@ -487,6 +489,7 @@ fn fused_setup<'p, M: LogitModel>(
             lr: spec.lr.clone(),
             weight_decay: *weight_decay,
             sum_data_term: *sum_data_term,
+            threads: spec.threads,
         },
     })
 }
