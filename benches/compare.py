@@ -32,6 +32,17 @@ def rows(text):
             continue
 
 
+def probes(text):
+    """(probe name, value) from the machine-limit lines of `experiments bench`."""
+    for line in text.splitlines():
+        if line.startswith("memory bandwidth probe") or line.startswith("GEMM probe"):
+            name, _, value = line.rpartition(":")
+            try:
+                yield name.strip(), float(value.split()[0])
+            except (ValueError, IndexError):
+                continue
+
+
 def median(values):
     values = sorted(values)
     k = len(values)
@@ -56,11 +67,14 @@ def main():
     peers = [sys.executable, os.path.join(HERE, "peers.py"), "--dtype", args.dtype,
              "--sizes", args.sizes, "--runs", args.runs, "--iters", str(args.iters)]
     times = collections.defaultdict(list)
+    limits = collections.defaultdict(list)
     for round_index in range(args.rounds):
         for command in (ours, peers):
             out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
             for name, n, d, m, ms in rows(out):
                 times[(name, n, d, m)].append(ms)
+            for name, value in probes(out):
+                limits[name].append(value)
         print(f"round {round_index + 1}/{args.rounds} done", file=sys.stderr)
     shapes = sorted({key[1:] for key in times})
     names = sorted({key[0] for key in times})
@@ -82,6 +96,28 @@ def main():
             ratio = med[name] / peer_med[best] if best and name in med else float("nan")
             cells.append(f"{ratio:.2f}")
         print("| " + " | ".join(cells) + " |")
+    bytes_per = 4 if args.dtype == "f32" else 8
+    gemm = [median(v) for k, v in limits.items() if k.startswith("GEMM")]
+    cores = [median(v) for k, v in limits.items() if "cores" in k]
+    print("\nMachine limits (median over rounds):")
+    for name, values in sorted(limits.items()):
+        print(f"- {name}: {median(values):.1f}")
+    print("\nOur engines against the limits (median times):\n")
+    print("| engine | N | d | M | GFLOP/s | % of GEMM probe | GB/s over X (passes) "
+          "| % of all-core bandwidth |")
+    print("|---|---|---|---|---|---|---|---|")
+    for n, d, m in shapes:
+        for name in ours_names:
+            if not times[(name, n, d, m)]:
+                continue
+            sec = median(times[(name, n, d, m)]) / 1e3
+            gflops = 4 * n * d * m / sec / 1e9
+            passes = 1 if name == "fused" else 2
+            gbs = passes * n * d * bytes_per / sec / 1e9
+            pct_gemm = f"{100 * gflops / gemm[0]:.0f} %" if gemm else "–"
+            pct_bw = f"{100 * gbs / cores[0]:.0f} %" if cores else "–"
+            print(f"| {name} | {n} | {d} | {m} | {gflops:.1f} | {pct_gemm} | {gbs:.1f} ({passes}) "
+                  f"| {pct_bw} |")
 
 
 if __name__ == "__main__":

@@ -153,23 +153,38 @@ pub fn time_gd_step(
     })
 }
 
-/// The streaming read bandwidth of one core, in GB/s: the best of `repeats` sums over a
-/// 256 MiB array of f64 (far larger than any cache).
-pub fn memory_bandwidth_probe(repeats: usize) -> f64 {
-    let len = 32 * 1024 * 1024;
+/// The streaming read bandwidth of `threads` cores together, in GB/s: the best of `repeats`
+/// sums over a 256 MiB array of f64 (far larger than any cache), each thread summing its own
+/// contiguous share.
+pub fn memory_bandwidth_probe(repeats: usize, threads: usize) -> f64 {
+    let len: usize = 32 * 1024 * 1024;
     let data: Vec<f64> = (0..len).map(|i| (i % 7) as f64).collect();
+    let threads = threads.max(1);
+    let share = len.div_ceil(threads);
+    let sum = |chunk: &[f64]| {
+        // Four accumulators so the loop is bound by loads, not by the add latency.
+        let mut acc = [0.0f64; 4];
+        for quad in chunk.chunks_exact(4) {
+            for (a, v) in acc.iter_mut().zip(quad) {
+                *a += v;
+            }
+        }
+        acc.iter().sum::<f64>()
+    };
     let mut best = f64::INFINITY;
     let mut sink = 0.0;
     for _ in 0..repeats {
         let t = Instant::now();
-        // Four accumulators so the loop is bound by loads, not by the add latency.
-        let mut acc = [0.0f64; 4];
-        for chunk in data.chunks_exact(4) {
-            for (a, v) in acc.iter_mut().zip(chunk) {
-                *a += v;
-            }
-        }
-        sink += acc.iter().sum::<f64>();
+        sink += std::thread::scope(|scope| {
+            let handles: Vec<_> = data
+                .chunks(share)
+                .map(|chunk| scope.spawn(move || sum(chunk)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or(0.0))
+                .sum::<f64>()
+        });
         best = best.min(t.elapsed().as_secs_f64());
     }
     std::hint::black_box(sink);

@@ -300,9 +300,14 @@ fn run_bench(args: &BenchArgs) -> Result<(), ExperimentError> {
             }
         }
     }
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
     println!(
         "\nmemory bandwidth probe (one core, 256 MiB f64 read): {:.1} GB/s",
-        memory_bandwidth_probe(5)
+        memory_bandwidth_probe(5, 1)
+    );
+    println!(
+        "memory bandwidth probe ({cores} cores, 256 MiB f64 read): {:.1} GB/s",
+        memory_bandwidth_probe(5, cores)
     );
     println!(
         "GEMM probe ({} matmul 1024x1024, {}): {:.1} GFLOP/s",
