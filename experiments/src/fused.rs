@@ -790,6 +790,79 @@ impl<T: HostFloat> Drop for FusedGd<T> {
     }
 }
 
+/// `out_i = a_iᵀ v` for every row of the row-major `[n, d]` matrix `a`, vectorised (tiles of
+/// four rows). Used by the exact solvers' products.
+///
+/// # Shapes
+/// - `a`: `[n·d]`, `v`: `[d]`, `out`: `[n]`
+pub fn rows_dot<T: HostFloat>(a: &[T], d: usize, v: &[T], out: &mut [T]) {
+    struct RowsDot<'a, T> {
+        a: &'a [T],
+        d: usize,
+        v: &'a [T],
+        out: &'a mut [T],
+    }
+    impl<T: HostFloat> WithSimd for RowsDot<'_, T> {
+        type Output = ();
+        #[inline(always)]
+        fn with_simd<S: Simd>(self, simd: S) {
+            let d = self.d;
+            let n = self.out.len();
+            let full = n / 4 * 4;
+            for r0 in (0..full).step_by(4) {
+                let t = T::dot_tile::<S, 4, 1>(simd, tile_rows(self.a, d, r0), [self.v]);
+                for (o, [value]) in self.out[r0..r0 + 4].iter_mut().zip(t) {
+                    *o = value;
+                }
+            }
+            for r in full..n {
+                let [[value]] = T::dot_tile::<S, 1, 1>(simd, tile_rows(self.a, d, r), [self.v]);
+                self.out[r] = value;
+            }
+        }
+    }
+    if d == 0 {
+        out.iter_mut().for_each(|o| *o = T::default());
+        return;
+    }
+    Arch::new().dispatch(RowsDot { a, d, v, out });
+}
+
+/// `acc += Σ_i u_i a_i` over the rows of the row-major `[n, d]` matrix `a`, vectorised (tiles
+/// of four rows). Used by the exact solvers' products.
+///
+/// # Shapes
+/// - `a`: `[n·d]`, `u`: `[n]`, `acc`: `[d]`
+pub fn rows_axpy<T: HostFloat>(a: &[T], d: usize, u: &[T], acc: &mut [T]) {
+    struct RowsAxpy<'a, T> {
+        a: &'a [T],
+        d: usize,
+        u: &'a [T],
+        acc: &'a mut [T],
+    }
+    impl<T: HostFloat> WithSimd for RowsAxpy<'_, T> {
+        type Output = ();
+        #[inline(always)]
+        fn with_simd<S: Simd>(self, simd: S) {
+            let d = self.d;
+            let n = self.u.len();
+            let full = n / 4 * 4;
+            for r0 in (0..full).step_by(4) {
+                let c: [[T; 1]; 4] = std::array::from_fn(|r| [self.u[r0 + r]]);
+                T::axpy_tile::<S, 4, 1>(simd, tile_rows(self.a, d, r0), c, [&mut *self.acc]);
+            }
+            for r in full..n {
+                let c = [[self.u[r]]];
+                T::axpy_tile::<S, 1, 1>(simd, tile_rows(self.a, d, r), c, [&mut *self.acc]);
+            }
+        }
+    }
+    if d == 0 {
+        return;
+    }
+    Arch::new().dispatch(RowsAxpy { a, d, u, acc });
+}
+
 /// `out += v`.
 fn sum_into<T: HostFloat>(out: &mut [T], v: &[T]) {
     sum_scaled_into(out, v, T::from_f64(1.0));
@@ -953,6 +1026,31 @@ mod tests {
             check_pipelined::<f64, 4>(d, 1e-15);
             check_pipelined::<f32, 4>(d, 1e-6);
             check_pipelined::<f64, 1>(d, 1e-15);
+        }
+    }
+
+    #[test]
+    fn row_products_match_plain_loops() {
+        for (n, d) in [(1, 1), (5, 3), (9, 17), (40, 64)] {
+            let a = matrix(n * d, 21);
+            let v = matrix(d, 22);
+            let u = matrix(n, 23);
+            let mut out = vec![f64::NAN; n];
+            rows_dot(&a, d, &v, &mut out);
+            for i in 0..n {
+                let want: f64 = (0..d).map(|j| a[i * d + j] * v[j]).sum();
+                assert!(
+                    (out[i] - want).abs() < 1e-13,
+                    "dot row {i}: {} vs {want}",
+                    out[i]
+                );
+            }
+            let mut acc = vec![0.5; d];
+            rows_axpy(&a, d, &u, &mut acc);
+            for j in 0..d {
+                let want = 0.5 + (0..n).map(|i| u[i] * a[i * d + j]).sum::<f64>();
+                assert!((acc[j] - want).abs() < 1e-13, "axpy column {j}");
+            }
         }
     }
 

@@ -65,11 +65,7 @@ impl Design<'_> {
     pub fn mul(&self, v: &[f64]) -> Vec<f64> {
         let mut out = vec![0.0; self.n];
         let d = self.d;
-        let work = |chunk: &mut [f64], rows: &[f64]| {
-            for (o, row) in chunk.iter_mut().zip(rows.chunks_exact(d)) {
-                *o = row.iter().zip(v).map(|(x, y)| x * y).sum();
-            }
-        };
+        let work = |chunk: &mut [f64], rows: &[f64]| crate::fused::rows_dot(rows, d, v, chunk);
         let rows_per = self.n.div_ceil(threads(self.a.len())).max(1);
         if rows_per >= self.n {
             work(&mut out, self.a);
@@ -88,11 +84,7 @@ impl Design<'_> {
         let d = self.d;
         let work = |rows: &[f64], weights: &[f64]| {
             let mut acc = vec![0.0; d];
-            for (row, &w) in rows.chunks_exact(d).zip(weights) {
-                if w != 0.0 {
-                    acc.iter_mut().zip(row).for_each(|(a, x)| *a += w * x);
-                }
-            }
+            crate::fused::rows_axpy(rows, d, weights, &mut acc);
             acc
         };
         let rows_per = self.n.div_ceil(threads(self.a.len())).max(1);

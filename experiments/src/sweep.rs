@@ -236,7 +236,7 @@ pub fn run_sweep(
     let mut header = vec!["batch".to_string(), "run".to_string()];
     header.extend(keys.iter().cloned());
     header.extend(SUMMARY_METRICS.iter().map(|s| s.to_string()));
-    header.extend(["steps", "diverged", "solver"].map(String::from));
+    header.extend(["steps", "diverged", "solver", "engine"].map(String::from));
     let mut text = header.join(",");
     text.push('\n');
     let (mut runs, mut diverged) = (0, 0);
@@ -268,6 +268,7 @@ pub fn run_sweep(
             fields.push(csv_field(&summary["steps"]));
             fields.push(is_diverged.to_string());
             fields.push(csv_field(&summary["solver"]));
+            fields.push(csv_field(&summary["engine"]));
             text.push_str(&fields.join(","));
             text.push('\n');
             runs += 1;

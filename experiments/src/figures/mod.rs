@@ -117,7 +117,14 @@ pub fn run_figure(
         }
         let data = analysis::PartData::load(&dir, part.spec.base.clone())?;
         for r in &data.records {
-            let s = r.text("solver").trim_matches('"').to_string();
+            // The step loop's optimisers name the engine that took their steps.
+            let solver = r.text("solver").trim_matches('"');
+            let engine = r.text("engine").trim_matches('"');
+            let s = if matches!(solver, "gd" | "adam" | "sgd") && !engine.is_empty() {
+                format!("{solver} ({engine} engine)")
+            } else {
+                solver.to_string()
+            };
             if !solvers.contains(&s) {
                 solvers.push(s);
             }
