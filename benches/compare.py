@@ -83,6 +83,7 @@ def main():
     print(f"{args.dtype}: median over {args.rounds} alternating rounds of each median "
           f"of {args.iters} steps (ms/step)\n")
     header = ["N", "d", "M"] + names + ["fastest peer"] + [f"{o} ÷ fastest peer" for o in ours_names]
+    header += [f"rounds {o} < every peer" for o in ours_names]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for n, d, m in shapes:
@@ -95,6 +96,15 @@ def main():
         for name in ours_names:
             ratio = med[name] / peer_med[best] if best and name in med else float("nan")
             cells.append(f"{ratio:.2f}")
+        for name in ours_names:
+            # Round by round: was ours faster than the fastest peer of the same round?
+            ours_t = times[(name, n, d, m)]
+            peers_t = [times[(p, n, d, m)] for p in peer_names if times[(p, n, d, m)]]
+            wins = sum(
+                1 for k, t in enumerate(ours_t)
+                if peers_t and all(k < len(pt) and t < pt[k] for pt in peers_t)
+            )
+            cells.append(f"{wins}/{len(ours_t)}")
         print("| " + " | ".join(cells) + " |")
     bytes_per = 4 if args.dtype == "f32" else 8
     gemm = [median(v) for k, v in limits.items() if k.startswith("GEMM")]

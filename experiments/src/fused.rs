@@ -331,6 +331,36 @@ struct PartGradient<'a, T> {
 }
 
 impl<T: HostFloat> PartGradient<'_, T> {
+    /// The pipelined jobs over the first `n / R · R` rows (see `with_simd`); returns that count.
+    #[inline(always)]
+    fn pipeline<S: Simd, const R: usize>(&mut self, simd: S, n: usize, runs: usize) -> usize {
+        let d = self.d;
+        let (all_rows, weights) = (self.rows, self.weights);
+        let full = n / R * R;
+        let mut pending: Option<(usize, usize, [T; R])> = None;
+        for r0 in (0..full).step_by(R) {
+            let rows = tile_rows::<T, R>(all_rows, d, r0);
+            for m in 0..runs {
+                let w = &weights[m * d..(m + 1) * d];
+                let t = match pending {
+                    None => T::dot_tile::<S, R, 1>(simd, rows, [w]).map(|[v]| v),
+                    Some((prev_r0, prev_m, c)) => {
+                        let prev = (prev_r0 != r0).then(|| tile_rows::<T, R>(all_rows, d, prev_r0));
+                        let acc = &mut self.grad[prev_m * d..(prev_m + 1) * d];
+                        T::dot_axpy_tile::<S, R>(simd, rows, w, prev, c, acc)
+                    }
+                };
+                pending = Some((r0, m, self.derivative_weights(m, t)));
+            }
+        }
+        if let Some((prev_r0, prev_m, c)) = pending {
+            let rows = tile_rows::<T, R>(all_rows, d, prev_r0);
+            let acc = &mut self.grad[prev_m * d..(prev_m + 1) * d];
+            T::axpy_tile::<S, R, 1>(simd, rows, c.map(|v| [v]), [acc]);
+        }
+        full
+    }
+
     /// `c_r = scale · ℓ′_m(t_r)` for the margins `t` of run m, flagging suspect margins.
     #[inline(always)]
     fn derivative_weights<const R: usize>(&mut self, m: usize, t: [T; R]) -> [T; R] {
@@ -388,11 +418,12 @@ fn tile_rows<T, const R: usize>(rows: &[T], d: usize, r0: usize) -> [&[T]; R] {
 impl<T: HostFloat> WithSimd for PartGradient<'_, T> {
     type Output = ();
 
-    /// The jobs (tile of four rows, run) run in order, pipelined: one sweep over the columns
-    /// does the forward dots of a job and the backward update of the job before it, so each
-    /// sweep reads one tile from the cache while the next comes in from memory (one run), or
-    /// reads the tile once for both (several runs). The last rows (fewer than four) follow
-    /// unpipelined.
+    /// The jobs (a tile of four rows, a run) run in order, pipelined: one sweep over the
+    /// columns does the forward dots of a job and the backward update of the job before it, so
+    /// each sweep reads one tile from the cache while the next comes in from memory (one run),
+    /// or reads the tile once for both (several runs). The last rows (fewer than four) follow
+    /// unpipelined. (Measured here: tiles of four beat two and eight, and pipelining beats
+    /// separate forward and backward sweeps by about 10 % at one run.)
     #[inline(always)]
     fn with_simd<S: Simd>(mut self, simd: S) {
         self.grad.iter_mut().for_each(|g| *g = T::default());
@@ -401,31 +432,9 @@ impl<T: HostFloat> WithSimd for PartGradient<'_, T> {
         if d == 0 {
             return;
         }
-        let (all_rows, weights) = (self.rows, self.weights);
-        let n = all_rows.len() / d;
-        let runs = weights.len() / d;
-        let full = n / 4 * 4;
-        let mut pending: Option<(usize, usize, [T; 4])> = None;
-        for r0 in (0..full).step_by(4) {
-            let rows = tile_rows::<T, 4>(all_rows, d, r0);
-            for m in 0..runs {
-                let w = &weights[m * d..(m + 1) * d];
-                let t = match pending {
-                    None => T::dot_tile::<S, 4, 1>(simd, rows, [w]).map(|[v]| v),
-                    Some((prev_r0, prev_m, c)) => {
-                        let prev = (prev_r0 != r0).then(|| tile_rows::<T, 4>(all_rows, d, prev_r0));
-                        let acc = &mut self.grad[prev_m * d..(prev_m + 1) * d];
-                        T::dot_axpy_tile::<S, 4>(simd, rows, w, prev, c, acc)
-                    }
-                };
-                pending = Some((r0, m, self.derivative_weights(m, t)));
-            }
-        }
-        if let Some((prev_r0, prev_m, c)) = pending {
-            let rows = tile_rows::<T, 4>(all_rows, d, prev_r0);
-            let acc = &mut self.grad[prev_m * d..(prev_m + 1) * d];
-            T::axpy_tile::<S, 4, 1>(simd, rows, c.map(|v| [v]), [acc]);
-        }
+        let n = self.rows.len() / d;
+        let runs = self.weights.len() / d;
+        let full = self.pipeline::<S, 4>(simd, n, runs);
         for r0 in full..n {
             self.rows_with::<S, 1>(simd, r0, runs);
         }
