@@ -14,15 +14,15 @@
 //! which is what the Burn autodiff loop computes for the same objective (it stays the reference,
 //! and the tests check that the two agree to rounding).
 //!
-//! **Why it is fast.** The rows are taken in tiles of a few rows. For each tile, the forward dots,
-//! the derivatives and the backward updates run back to back while the tile is still in the core's
-//! cache, so X comes from memory (or the shared cache) once per step instead of twice. The inner
-//! loops are register tiles of `R` rows × `Q` runs (4 × 1 with two accumulators per row for a
-//! single run, 4 × 2 for batches),
-//! explicit SIMD through pulp's runtime dispatch (AVX2 + FMA where the CPU has it, scalar code
-//! otherwise), so no unsafe code is needed here. Nothing is allocated, no graph is built and
-//! nothing is copied between host and device inside the step; the objective is only evaluated
-//! when the caller asks (at logging steps).
+//! **Why it is fast.** The rows are taken in tiles of four. The jobs (a tile, a run) run in
+//! order, and one sweep over the columns does the forward dots of one job and the backward update
+//! of the job before it (with its derivatives computed in between), so the backward reads a tile
+//! that is still in the core's cache: X comes from memory (or the shared cache) once per step
+//! instead of twice, and with several runs each tile is read once for two jobs. The inner loops
+//! are explicit SIMD register tiles through pulp's runtime dispatch (AVX2 + FMA where the CPU has
+//! it, scalar code otherwise), so no unsafe code is needed here. Nothing is allocated, no graph is
+//! built and nothing is copied between host and device inside the step; the objective is only
+//! evaluated when the caller asks (at logging steps, or when a margin turns suspect).
 //!
 //! **Threads, reproducibly.** The rows are split into at most eight contiguous parts, a number
 //! fixed by N and d alone. Each part accumulates its own gradient, and the gradients are summed
@@ -31,15 +31,13 @@
 //! that spin briefly between steps and then park, so a step costs no thread start and, usually,
 //! no wake-up.
 
-use std::sync::Arc;
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use logit_reg_model::penalty::LogitPenalty;
 use logit_reg_model::target::{sigmoid, softplus};
-use std::ops::Range;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, RwLock};
-use std::time::{Duration, Instant};
-
 use pulp::{Arch, Simd, WithSimd};
 use rayon::prelude::*;
 
@@ -393,6 +391,7 @@ impl<T: HostFloat> PartGradient<'_, T> {
         T::axpy_tile(simd, rows, c, acc);
     }
 
+    /// Rows `r0..r0 + R` against every run, unpipelined: two runs at a time, then one.
     #[inline(always)]
     fn rows_with<S: Simd, const R: usize>(&mut self, simd: S, r0: usize, runs: usize) {
         let mut m0 = 0;
