@@ -375,8 +375,8 @@ impl<T: HostFloat> PartGradient<'_, T> {
     #[inline(always)]
     fn tile<S: Simd, const R: usize, const Q: usize>(&mut self, simd: S, r0: usize, m0: usize) {
         let d = self.d;
-        let rows: [&[T]; R] = std::array::from_fn(|r| &self.rows[(r0 + r) * d..(r0 + r + 1) * d]);
-        let w: [&[T]; Q] = std::array::from_fn(|q| &self.weights[(m0 + q) * d..(m0 + q + 1) * d]);
+        let rows = tile_rows::<T, R>(self.rows, d, r0);
+        let w = tile_rows::<T, Q>(self.weights, d, m0);
         let t = T::dot_tile(simd, rows, w);
         let mut c = [[T::default(); Q]; R];
         for q in 0..Q {
@@ -389,22 +389,6 @@ impl<T: HostFloat> PartGradient<'_, T> {
         let mut chunks = block.chunks_exact_mut(d.max(1));
         let acc: [&mut [T]; Q] = std::array::from_fn(|_| chunks.next().unwrap_or_default());
         T::axpy_tile(simd, rows, c, acc);
-    }
-
-    /// Rows `r0..r0 + R` against every run, unpipelined: two runs at a time, then one.
-    #[inline(always)]
-    fn rows_with<S: Simd, const R: usize>(&mut self, simd: S, r0: usize, runs: usize) {
-        let mut m0 = 0;
-        if runs > 1 {
-            while m0 + 2 <= runs {
-                self.tile::<S, R, 2>(simd, r0, m0);
-                m0 += 2;
-            }
-        }
-        while m0 < runs {
-            self.tile::<S, R, 1>(simd, r0, m0);
-            m0 += 1;
-        }
     }
 }
 
@@ -421,8 +405,7 @@ impl<T: HostFloat> WithSimd for PartGradient<'_, T> {
     /// columns does the forward dots of a job and the backward update of the job before it, so
     /// each sweep reads one tile from the cache while the next comes in from memory (one run),
     /// or reads the tile once for both (several runs). The last rows (fewer than four) follow
-    /// unpipelined. (Measured here: tiles of four beat two and eight, and pipelining beats
-    /// separate forward and backward sweeps by about 10 % at one run.)
+    /// unpipelined, one run at a time.
     #[inline(always)]
     fn with_simd<S: Simd>(mut self, simd: S) {
         self.grad.iter_mut().for_each(|g| *g = T::default());
@@ -435,7 +418,9 @@ impl<T: HostFloat> WithSimd for PartGradient<'_, T> {
         let runs = self.weights.len() / d;
         let full = self.pipeline::<S, 4>(simd, n, runs);
         for r0 in full..n {
-            self.rows_with::<S, 1>(simd, r0, runs);
+            for m in 0..runs {
+                self.tile::<S, 1, 1>(simd, r0, m);
+            }
         }
     }
 }
@@ -571,7 +556,6 @@ impl<T: HostFloat> Shared<T> {
 pub struct FusedGd<T: HostFloat> {
     shared: Arc<Shared<T>>,
     workers: Vec<std::thread::JoinHandle<()>>,
-    n: usize,
     runs: usize,
     lr: Vec<f64>,
     weight_decay: f64,
@@ -656,7 +640,6 @@ impl<T: HostFloat> FusedGd<T> {
         Self {
             shared,
             workers,
-            n,
             runs,
             lr: spec.lr,
             weight_decay: spec.weight_decay,
@@ -668,11 +651,6 @@ impl<T: HostFloat> FusedGd<T> {
     /// Number of runs M.
     pub fn runs(&self) -> usize {
         self.runs
-    }
-
-    /// Threads that take part in a step (the calling thread included).
-    pub fn threads(&self) -> usize {
-        self.shared.members
     }
 
     /// The weights, row-major `[d, M]` in f64 (the linear classifier's layout).
@@ -779,11 +757,6 @@ impl<T: HostFloat> FusedGd<T> {
                 data + 0.5 * self.weight_decay * norm2
             })
             .collect()
-    }
-
-    /// Rows N and dimension d.
-    pub fn shape(&self) -> (usize, usize) {
-        (self.n, self.shared.d)
     }
 }
 
