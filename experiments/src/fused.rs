@@ -777,36 +777,52 @@ impl<T: HostFloat> Drop for FusedGd<T> {
 /// # Shapes
 /// - `a`: `[n·d]`, `v`: `[d]`, `out`: `[n]`
 pub fn rows_dot<T: HostFloat>(a: &[T], d: usize, v: &[T], out: &mut [T]) {
-    struct RowsDot<'a, T> {
-        a: &'a [T],
-        d: usize,
-        v: &'a [T],
-        out: &'a mut [T],
-    }
-    impl<T: HostFloat> WithSimd for RowsDot<'_, T> {
-        type Output = ();
-        #[inline(always)]
-        fn with_simd<S: Simd>(self, simd: S) {
-            let d = self.d;
-            let n = self.out.len();
-            let full = n / 4 * 4;
-            for r0 in (0..full).step_by(4) {
-                let t = T::dot_tile::<S, 4, 1>(simd, tile_rows(self.a, d, r0), [self.v]);
-                for (o, [value]) in self.out[r0..r0 + 4].iter_mut().zip(t) {
-                    *o = value;
-                }
-            }
-            for r in full..n {
-                let [[value]] = T::dot_tile::<S, 1, 1>(simd, tile_rows(self.a, d, r), [self.v]);
-                self.out[r] = value;
-            }
-        }
-    }
     if d == 0 {
         out.iter_mut().for_each(|o| *o = T::default());
         return;
     }
-    Arch::new().dispatch(RowsDot { a, d, v, out });
+    let rows: Vec<&[T]> = a.chunks_exact(d).take(out.len()).collect();
+    prefix_dots(&rows, &v[..d], out);
+}
+
+/// `out_r = rows_r[..k] · w` with `k = w.len()`: dot products of the first k entries of each
+/// row with w, vectorised (tiles of four rows share each load of w). The rows may be longer
+/// than w, and need not be adjacent in memory; the exact solvers' Gram matrix and Cholesky
+/// factorisation use this.
+///
+/// # Shapes
+/// - `rows`: n slices of length ≥ k; `w`: `[k]`; `out`: `[n]`
+pub fn prefix_dots<T: HostFloat>(rows: &[&[T]], w: &[T], out: &mut [T]) {
+    struct PrefixDots<'a, T> {
+        rows: &'a [&'a [T]],
+        w: &'a [T],
+        out: &'a mut [T],
+    }
+    impl<T: HostFloat> WithSimd for PrefixDots<'_, T> {
+        type Output = ();
+        #[inline(always)]
+        fn with_simd<S: Simd>(self, simd: S) {
+            let mut tiles = self.rows.chunks_exact(4);
+            let mut outs = self.out.chunks_exact_mut(4);
+            for (tile, out) in (&mut tiles).zip(&mut outs) {
+                let rows: [&[T]; 4] = std::array::from_fn(|r| tile[r]);
+                let t = T::dot_tile::<S, 4, 1>(simd, rows, [self.w]);
+                for (o, [value]) in out.iter_mut().zip(t) {
+                    *o = value;
+                }
+            }
+            for (row, o) in tiles.remainder().iter().zip(outs.into_remainder()) {
+                let [[value]] = T::dot_tile::<S, 1, 1>(simd, [*row], [self.w]);
+                *o = value;
+            }
+        }
+    }
+    assert_eq!(rows.len(), out.len(), "prefix_dots: one output per row");
+    if w.is_empty() {
+        out.iter_mut().for_each(|o| *o = T::default());
+        return;
+    }
+    Arch::new().dispatch(PrefixDots { rows, w, out });
 }
 
 /// `acc += Σ_i u_i a_i` over the rows of the row-major `[n, d]` matrix `a`, vectorised (tiles

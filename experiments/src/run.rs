@@ -299,6 +299,7 @@ fn execute_exact(
             })?;
             ExactSolution {
                 details: json!({"iterations": out.iterations, "matrix_products": out.products,
+                                "start": if out.interpolating_start { "interpolating" } else { "zero" },
                                 "history": out.history}),
                 weights: out.weights,
                 iterations: out.iterations,

@@ -16,6 +16,19 @@
 //! `s ∈ {1, ½, ¼, …}` with the Armijo decrease `F(S + s p) ≤ F(S) + 10⁻⁴ s ∇Fᵀp`. The
 //! certificate is the final gradient norm `‖∇F‖`, in f64 on the host.
 //!
+//! **The interpolating start (d ≥ N).** When A has full row rank every vector of margins
+//! `t = A S` is reachable, so the minimiser puts every margin at the one-dimensional minimiser
+//! z* of ℓ. The minimum-norm S with `A S = z*·1`, the one GD from S = 0 converges to, is
+//!
+//! ```text
+//! S = Aᵀ c,   K c = z*·1,   K = A Aᵀ  (N × N, by Cholesky K = L Lᵀ).
+//! ```
+//!
+//! Newton starts there (it usually has nothing left to do). Near d = N, A Aᵀ is badly
+//! conditioned and CG from S = 0 would need thousands of products; the Gram matrix and its
+//! factor cost `N²d/2 + N³/6` multiply-adds, once. When K is singular to working precision
+//! (A without full row rank) Newton–CG starts from S = 0 instead.
+//!
 //! **Max-margin (`train.optimizer = "max-margin"`)**, binary data, α = 0: the hard-margin SVM
 //! direction without bias, the direction gradient descent on the unregularised loss converges
 //! to on separable data,
@@ -33,7 +46,7 @@
 //! All arithmetic is f64 on the host, with the Newton products split over the available cores.
 
 use logit_reg_model::penalty::LogitPenalty;
-use logit_reg_model::target::{sigmoid, softplus};
+use logit_reg_model::target::{binary_target, sigmoid, softplus};
 
 use crate::ExperimentError;
 
@@ -109,6 +122,123 @@ impl Design<'_> {
         }
         out
     }
+
+    /// The lower triangle of the Gram matrix `K = A Aᵀ` (`K_ij = a_iᵀ a_j`, j ≤ i); the
+    /// entries above the diagonal are 0. Blocks of rows that fit in a core's L2 cache go to
+    /// the cores in turn, and every earlier row streams past a block once.
+    ///
+    /// # Shapes
+    /// - output: row-major `[n, n]`
+    pub fn gram_lower(&self) -> Vec<f64> {
+        use rayon::prelude::*;
+        let (n, d) = (self.n, self.d);
+        let mut k = vec![0.0; n * n];
+        if n == 0 || d == 0 {
+            return k;
+        }
+        // About 256 KiB of rows per block, in whole tiles of four.
+        let block = (32_768 / d / 4 * 4).clamp(4, 64);
+        let rows: Vec<&[f64]> = self.a.chunks_exact(d).take(n).collect();
+        k.par_chunks_mut(block * n)
+            .enumerate()
+            .for_each(|(b, out)| {
+                let (i0, i1) = (b * block, ((b + 1) * block).min(n));
+                let mut dots = vec![0.0; block];
+                for (j, row_j) in rows[..i1].iter().enumerate() {
+                    let first = i0.max(j);
+                    let these = &rows[first..i1];
+                    crate::fused::prefix_dots(these, row_j, &mut dots[..these.len()]);
+                    for (i, v) in (first..i1).zip(&dots) {
+                        out[(i - i0) * n + j] = *v;
+                    }
+                }
+            });
+        k
+    }
+}
+
+/// The Cholesky factor of a symmetric positive-definite matrix, in place: on return the lower
+/// triangle of the row-major `[n, n]` `k` holds L with `K = L Lᵀ` (only the lower triangle is
+/// read). Rows go in tiles of four, each tile's dots with the finished rows vectorised.
+///
+/// Errors with the row i whose pivot `K_ii − ‖L_{i,<i}‖²` is not above `10⁻¹²·K_ii`: K is
+/// singular to working precision.
+fn cholesky_in_place(k: &mut [f64], n: usize) -> Result<(), usize> {
+    let mut dots = [0.0; 4];
+    for i0 in (0..n).step_by(4) {
+        let m = (n - i0).min(4);
+        let (done, tile) = k.split_at_mut(i0 * n);
+        for j in 0..i0 {
+            let row_j = &done[j * n..j * n + j];
+            let pivot = done[j * n + j];
+            {
+                let rows: [&[f64]; 4] = std::array::from_fn(|r| &tile[r.min(m - 1) * n..]);
+                crate::fused::prefix_dots(&rows[..m], row_j, &mut dots[..m]);
+            }
+            for (r, dot) in dots[..m].iter().enumerate() {
+                let entry = &mut tile[r * n + j];
+                *entry = (*entry - dot) / pivot;
+            }
+        }
+        // The tile's own triangle.
+        for ri in 0..m {
+            for rj in 0..=ri {
+                let j = i0 + rj;
+                let sum: f64 = (0..j).map(|c| tile[ri * n + c] * tile[rj * n + c]).sum();
+                if rj < ri {
+                    tile[ri * n + j] = (tile[ri * n + j] - sum) / tile[rj * n + j];
+                } else {
+                    let diagonal = tile[ri * n + j];
+                    let pivot = diagonal - sum;
+                    if pivot.is_nan() || pivot <= 1e-12 * diagonal {
+                        return Err(j);
+                    }
+                    tile[ri * n + j] = pivot.sqrt();
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Solves `L Lᵀ x = b` in place (`b` becomes x), with L the lower triangle of the row-major
+/// `[n, n]` `l`.
+fn cholesky_solve(l: &[f64], n: usize, b: &mut [f64]) {
+    for i in 0..n {
+        let sum = dot(&l[i * n..i * n + i], &b[..i]);
+        b[i] = (b[i] - sum) / l[i * n + i];
+    }
+    for i in (0..n).rev() {
+        b[i] /= l[i * n + i];
+        let x = b[i];
+        b[..i]
+            .iter_mut()
+            .zip(&l[i * n..i * n + i])
+            .for_each(|(b, l)| *b -= l * x);
+    }
+}
+
+/// The minimum-norm minimiser when d ≥ N (module docs): `S = Aᵀ K⁻¹ z*·1`. `None` when d < N
+/// or K is singular to working precision. Errors when ℓ has no finite minimiser z*.
+fn interpolating_minimiser(
+    design: &Design<'_>,
+    penalty: &dyn LogitPenalty,
+    alpha: f64,
+) -> Result<Option<Vec<f64>>, ExperimentError> {
+    let (n, d) = (design.n, design.d);
+    if d < n || n == 0 {
+        return Ok(None);
+    }
+    let z_star = binary_target(penalty, alpha)
+        .map_err(ExperimentError::model)?
+        .z_star;
+    let mut k = design.gram_lower();
+    if cholesky_in_place(&mut k, n).is_err() {
+        return Ok(None);
+    }
+    let mut c = vec![z_star; n];
+    cholesky_solve(&k, n, &mut c);
+    Ok(Some(design.mul_t(&c)))
 }
 
 /// How a Newton solve ended.
@@ -118,13 +248,17 @@ pub struct NewtonOutcome {
     pub weights: Vec<f64>,
     /// Newton iterations taken.
     pub iterations: u64,
-    /// Products with A or Aᵀ (the cost unit: a GD step makes two).
+    /// Products with A or Aᵀ (the cost unit: a GD step makes two), counting the interpolating
+    /// start's Gram matrix and Cholesky factor as their multiply-adds ÷ (N·d).
     pub products: u64,
+    /// Whether Newton started from the interpolating solution `Aᵀ K⁻¹ z*·1` (d ≥ N, K
+    /// non-singular) rather than from S = 0.
+    pub interpolating_start: bool,
     /// ‖∇F‖ at the returned S: the convergence certificate.
     pub gradient_norm: f64,
     /// Whether `gradient_norm ≤ tol`.
     pub converged: bool,
-    /// Per iteration (starting at S = 0): the objective and the gradient norm.
+    /// Per iteration (from the starting point): the objective and the gradient norm.
     pub history: Vec<(f64, f64)>,
 }
 
@@ -160,6 +294,19 @@ pub fn newton_binary(
     tol: f64,
     max_iterations: u64,
 ) -> Result<NewtonOutcome, ExperimentError> {
+    newton_with(design, penalty, alpha, tol, max_iterations, true)
+}
+
+/// [`newton_binary`], with the interpolating start allowed (`interpolate`) or not: the tests
+/// compare the two routes to the same minimiser.
+fn newton_with(
+    design: &Design<'_>,
+    penalty: &dyn LogitPenalty,
+    alpha: f64,
+    tol: f64,
+    max_iterations: u64,
+    interpolate: bool,
+) -> Result<NewtonOutcome, ExperimentError> {
     if !(alpha > 0.0 && alpha < 1.0) {
         return Err(ExperimentError::invalid(
             "loss.alpha",
@@ -172,9 +319,22 @@ pub fn newton_binary(
     // Column squares, for the Jacobi preconditioner diag(∇²F)_j = (1/N) Σ_i ℓ″_i a_ij².
     let squares: Vec<f64> = design.a.iter().map(|v| v * v).collect();
     let squares = Design { a: &squares, n, d };
-    let mut s = vec![0.0; d];
-    let mut t = vec![0.0; n];
-    let mut products = 0;
+    let start = if interpolate {
+        interpolating_minimiser(design, penalty, alpha)?
+    } else {
+        None
+    };
+    let interpolating_start = start.is_some();
+    let (mut s, mut t, mut products) = match start {
+        Some(s) => {
+            let t = design.mul(&s);
+            // The Gram matrix (N²d/2) and its factor (N³/6), in units of N·d, plus Aᵀc and A S.
+            let (nf, df) = (n as f64, d as f64);
+            let setup = (nf / 2.0 + nf * nf / (6.0 * df)).ceil() as u64;
+            (s, t, setup + 2)
+        }
+        None => (vec![0.0; d], vec![0.0; n], 0),
+    };
     let mut history = Vec::new();
     let mut iterations = 0;
     // Set when no step lowers F or ‖∇F‖ any more: S is the minimiser to rounding.
@@ -202,6 +362,7 @@ pub fn newton_binary(
                 weights: s,
                 iterations,
                 products,
+                interpolating_start,
                 gradient_norm: g_norm,
                 converged: g_norm <= tol,
                 history,
@@ -411,6 +572,119 @@ mod tests {
         let design = Design { a: &b, n: 2, d: 2 };
         let err = max_margin_binary(&design, 1e-9, 100_000).expect_err("not separable");
         assert!(err.to_string().contains("separable"), "{err}");
+    }
+
+    /// A deterministic pseudo-random `[n, d]` matrix, entries uniform on [−1, 1) from the
+    /// splitmix64 sequence (full rank with probability one).
+    fn irregular(n: usize, d: usize) -> Vec<f64> {
+        (0..n * d)
+            .map(|k| {
+                let mut z = (k as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                z ^= z >> 31;
+                (z >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn gram_matches_plain_loops() {
+        // Several blocks (d = 600: blocks of 52 rows) and tiles with remainders.
+        for (n, d) in [(1, 1), (7, 3), (70, 600), (9, 1)] {
+            let a = irregular(n, d);
+            let k = Design { a: &a, n, d }.gram_lower();
+            for i in 0..n {
+                for j in 0..n {
+                    let want = if j <= i {
+                        dot(&a[i * d..(i + 1) * d], &a[j * d..(j + 1) * d])
+                    } else {
+                        0.0
+                    };
+                    let err = (k[i * n + j] - want).abs();
+                    assert!(
+                        err <= 1e-12 * want.abs().max(1.0),
+                        "({i}, {j}) of ({n}, {d})"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn cholesky_reconstructs_and_solves() {
+        for (n, d) in [(1, 2), (6, 6), (23, 31)] {
+            let a = irregular(n, d);
+            let k = Design { a: &a, n, d }.gram_lower();
+            let mut l = k.clone();
+            cholesky_in_place(&mut l, n).expect("positive definite");
+            for i in 0..n {
+                for j in 0..=i {
+                    let llt: f64 = (0..=j).map(|c| l[i * n + c] * l[j * n + c]).sum();
+                    assert!(
+                        (llt - k[i * n + j]).abs() <= 1e-10 * k[i * n + i],
+                        "({i}, {j})"
+                    );
+                }
+            }
+            // K x = b for b = (1, 2, …): multiply back with the full symmetric K.
+            let b: Vec<f64> = (1..=n).map(|v| v as f64).collect();
+            let mut x = b.clone();
+            cholesky_solve(&l, n, &mut x);
+            for i in 0..n {
+                let kx: f64 = (0..n).map(|j| k[i.max(j) * n + i.min(j)] * x[j]).sum();
+                assert!(
+                    (kx - b[i]).abs() < 1e-8 * n as f64,
+                    "row {i}: {kx} vs {}",
+                    b[i]
+                );
+            }
+        }
+        // Two equal rows: K is singular, the factorisation says at which row.
+        let mut a = irregular(5, 8);
+        a.copy_within(0..8, 3 * 8);
+        let mut k = Design { a: &a, n: 5, d: 8 }.gram_lower();
+        assert_eq!(cholesky_in_place(&mut k, 5), Err(3));
+    }
+
+    #[test]
+    fn interpolating_start_is_the_minimum_norm_minimiser() {
+        let z = logit_reg_model::target::quadratic_target(0.4)
+            .expect("z*")
+            .z_star;
+        for (n, d) in [(30, 30), (30, 47)] {
+            let a = irregular(n, d);
+            let design = Design { a: &a, n, d };
+            let fast = newton_binary(&design, &Quadratic, 0.4, 1e-11, 100).expect("solves");
+            assert!(
+                fast.interpolating_start && fast.converged,
+                "({n}, {d}): {fast:?}"
+            );
+            // Every margin at z*.
+            for (i, t) in design.mul(&fast.weights).iter().enumerate() {
+                assert!((t - z).abs() < 1e-8, "margin {i} of ({n}, {d}): {t} vs {z}");
+            }
+            // Newton–CG from S = 0 reaches the same S (it stays in the row space of A).
+            let slow = newton_with(&design, &Quadratic, 0.4, 1e-11, 100, false).expect("solves");
+            assert!(!slow.interpolating_start && slow.converged);
+            let gap = fast
+                .weights
+                .iter()
+                .zip(&slow.weights)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f64::max);
+            assert!(gap < 1e-7 * norm(&slow.weights), "({n}, {d}): gap {gap}");
+        }
+        // Without full row rank (two equal samples) Newton starts from zero and still converges.
+        let mut a = irregular(12, 20);
+        a.copy_within(0..20, 5 * 20);
+        let design = Design {
+            a: &a,
+            n: 12,
+            d: 20,
+        };
+        let out = newton_binary(&design, &Quadratic, 0.4, 1e-11, 100).expect("solves");
+        assert!(!out.interpolating_start && out.converged);
     }
 
     #[test]
