@@ -256,13 +256,14 @@ fn execute_exact(
     use crate::config::OptimizerName;
     let start = Instant::now();
     // The problem holds the data only on the device, in the run's precision; the solvers need
-    // the exact f64 draw, so it is drawn again from the same seed (identical bytes).
-    let split = config
+    // the exact f64 draw of the train set, so that is drawn again from the same seed (identical
+    // bytes; the test set is not needed here).
+    let train = config
         .signal_noise()?
-        .generate(config.seed)
+        .generate_train(config.seed)
         .map_err(ExperimentError::data)?;
-    let a = split.train.label_absorbed();
-    let (n, d) = (split.train.n, split.train.d);
+    let a = train.label_absorbed();
+    let (n, d) = (train.n, train.d);
     let design = crate::solvers::Design { a: &a, n, d };
     let newton = config.train.optimizer == OptimizerName::Newton;
     let tol = match (config.train.grad_tol > 0.0, newton) {

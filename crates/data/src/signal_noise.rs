@@ -229,9 +229,15 @@ impl SignalPlusNoise {
     /// The train set (`n` samples, stream [`Stream::Train`]) and the test set (`n_test`
     /// samples, stream [`Stream::Test`]) of `seed`.
     pub fn generate(&self, seed: u64) -> Result<BinarySplit, DataError> {
-        let train = self.sample(self.n, &mut stream_rng(seed, Stream::Train))?;
+        let train = self.generate_train(seed)?;
         let test = self.sample(self.n_test, &mut stream_rng(seed, Stream::Test))?;
         Ok(BinarySplit { train, test })
+    }
+
+    /// The train set of `seed` alone, identical to `generate(seed).train` (the two sets come
+    /// from separate streams), without drawing the usually larger test set.
+    pub fn generate_train(&self, seed: u64) -> Result<BinaryDataset, DataError> {
+        self.sample(self.n, &mut stream_rng(seed, Stream::Train))
     }
 
     /// Exact population accuracy of the classifier `sign(Sᵀx)` under **Gaussian** noise, from its

@@ -175,6 +175,10 @@ fn training_set_does_not_depend_on_n_test() {
     let b = large.generate(1).expect("valid");
     assert_eq!(bits(&a.train.x), bits(&b.train.x));
     assert_eq!(a.train.y, b.train.y);
+    // The train set drawn alone (the exact solvers' path) is the same draw.
+    let alone = large.generate_train(1).expect("valid");
+    assert_eq!(bits(&alone.x), bits(&a.train.x));
+    assert_eq!(alone.y, a.train.y);
     // The small test set is a prefix of the large one (same stream).
     assert_eq!(bits(&a.test.x), bits(&b.test.x[..a.test.x.len()]));
 
