@@ -6,14 +6,14 @@ use std::sync::Arc;
 use burn::module::{Module, Param};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor, TensorData};
-use logit_reg::experiments::config::{EngineName, OptimizerName, RunConfig};
-use logit_reg::experiments::metrics::MetricRow;
-use logit_reg::experiments::problem::Problem;
+use logit_reg::experiments::config::RunConfig;
 use logit_reg::experiments::run::execute;
-use logit_reg::experiments::train::{LogitModel, MarginLoss, Objective, TrainSpec, train};
 use logit_reg::model::{
-    Backend, LinearClassifierConfig, LogitRegularizedLoss, LossOutput, Precision, Quadratic,
-    make_device, to_f64_vec,
+    Backend, LinearClassifierConfig, LogitModel, LogitRegularizedLoss, LossOutput, Precision,
+    Quadratic, make_device, to_f64_vec,
+};
+use logit_reg::train::{
+    EngineName, MarginLoss, MetricRow, Objective, OptimizerName, Problem, TrainSpec, train,
 };
 
 fn device() -> Device {
@@ -68,13 +68,13 @@ fn threshold_solution_with_noiseless_features() {
     ]);
     let result = execute(&cfg, false).expect("runs");
     assert!(
-        result.outcome.converged,
+        result.measured.outcome.converged,
         "GD did not reach the gradient tolerance"
     );
     let z_star = logit_reg::model::target::quadratic_target(0.2)
         .expect("ok")
         .z_star;
-    let row = final_rows(&result.metrics)[0];
+    let row = final_rows(result.metrics())[0];
     assert!(
         (row.train_logit_mean - z_star).abs() < 1e-4,
         "mean {} vs z* {z_star}",
@@ -123,7 +123,7 @@ fn quadratic_per_sample_loss_finds_the_empirical_lda_direction() {
     let (model, outcome) =
         train(model, &problem, &objective, &spec, |_| false, |_| {}).expect("trains");
     assert!(outcome.converged);
-    let s = model.linear_weights().expect("linear");
+    let s = model.weights_f64();
     let cos = s.iter().zip(&lda).map(|(a, b)| a * b).sum::<f64>()
         / (s.iter().map(|v| v * v).sum::<f64>().sqrt()
             * lda.iter().map(|v| v * v).sum::<f64>().sqrt());
@@ -143,7 +143,7 @@ fn unregularised_logits_and_norm_keep_growing() {
         "train.log_points=30",
     ]);
     let result = execute(&cfg, false).expect("runs");
-    let rows: Vec<&MetricRow> = result.metrics.iter().filter(|r| r.step >= 100).collect();
+    let rows: Vec<&MetricRow> = result.metrics().iter().filter(|r| r.step >= 100).collect();
     assert!(rows.len() > 5);
     for pair in rows.windows(2) {
         assert!(
@@ -173,19 +173,19 @@ fn regularised_logits_cluster() {
     let ratio = |r: &MetricRow| r.train_logit_std / r.train_logit_mean;
     let at = |step: u64, run: usize| {
         *result
-            .metrics
+            .metrics()
             .iter()
             .find(|r| r.step == step && r.run == run)
             .expect("row")
     };
     let first_step = result
-        .metrics
+        .metrics()
         .iter()
         .map(|r| r.step)
         .find(|&s| s > 0)
         .expect("steps");
     let early = at(first_step, 1);
-    let last = final_rows(&result.metrics);
+    let last = final_rows(result.metrics());
     // The coefficient of variation of the α = 0.2 logits falls during training.
     assert!(
         ratio(&last[1]) < ratio(&early),
@@ -221,8 +221,8 @@ fn a_batch_of_runs_equals_single_runs() {
         let i = format!("train.init_index={run}");
         single.extend([a.as_str(), l.as_str(), i.as_str()]);
         let single = execute(&config(&single), false).expect("single");
-        let b = final_rows(&batch.metrics)[run];
-        let s = final_rows(&single.metrics)[0];
+        let b = final_rows(batch.metrics())[run];
+        let s = final_rows(single.metrics())[0];
         for (x, y) in b.values().iter().zip(s.values()).skip(2) {
             assert!(
                 (x - y).abs() <= 1e-10 * (1.0 + y.abs()) || (x.is_nan() && y.is_nan()),
@@ -244,7 +244,7 @@ fn the_same_seed_gives_an_identical_metrics_csv() {
     let a = execute(&config(&sets), false).expect("a");
     let b = execute(&config(&sets), false).expect("b");
     let csv = |r: &logit_reg::experiments::run::RunResult| {
-        logit_reg::experiments::output::metrics_csv(&r.metrics)
+        logit_reg::experiments::output::metrics_csv(r.metrics()).expect("csv")
     };
     assert_eq!(csv(&a), csv(&b));
     let mut other = sets.to_vec();
@@ -266,9 +266,9 @@ fn flex_and_ndarray_agree_in_f64() {
     let mut nd = sets.to_vec();
     nd.push("backend=\"ndarray\"");
     let nd = execute(&config(&nd), false).expect("ndarray");
-    for (a, b) in final_rows(&flex.metrics)
+    for (a, b) in final_rows(flex.metrics())
         .iter()
-        .zip(final_rows(&nd.metrics))
+        .zip(final_rows(nd.metrics()))
     {
         for (x, y) in a.values().iter().zip(b.values()) {
             assert!(
@@ -382,7 +382,7 @@ fn sgd_with_full_batches_equals_gd() {
     let mut sgd = base.to_vec();
     sgd.extend(["train.optimizer=\"sgd\"", "train.batch_size=40"]);
     let sgd = execute(&config(&sgd), false).expect("sgd");
-    let (a, b) = (final_rows(&gd.metrics)[0], final_rows(&sgd.metrics)[0]);
+    let (a, b) = (final_rows(gd.metrics())[0], final_rows(sgd.metrics())[0]);
     for (x, y) in a.values().iter().zip(b.values()) {
         assert!(
             (x - y).abs() <= 1e-10 * (1.0 + y.abs()) || (x.is_nan() && y.is_nan()),
@@ -393,7 +393,7 @@ fn sgd_with_full_batches_equals_gd() {
     let mut small = base.to_vec();
     small.extend(["train.optimizer=\"sgd\"", "train.batch_size=8"]);
     let small = execute(&config(&small), false).expect("sgd");
-    assert!(final_rows(&small.metrics)[0].train_loss < 0.9 * small.metrics[0].train_loss);
+    assert!(final_rows(small.metrics())[0].train_loss < 0.9 * small.metrics()[0].train_loss);
 }
 
 #[test]
@@ -423,7 +423,7 @@ fn weight_decay_baseline_reaches_its_stationary_point() {
     let (model, outcome) =
         train(model, &problem, &objective, &spec, |_| false, |_| {}).expect("trains");
     assert!(outcome.converged);
-    let s = model.linear_weights().expect("linear");
+    let s = model.weights_f64();
     let data = spn.generate(cfg.seed).expect("data").train;
     let mut rhs = vec![0.0; 12];
     for i in 0..data.n {
@@ -450,7 +450,7 @@ fn multiclass_logits_cluster_around_the_simplex_targets() {
         "train.steps=3000",
     ]);
     let result = execute(&cfg, false).expect("runs");
-    let last = final_rows(&result.metrics);
+    let last = final_rows(result.metrics());
     assert_eq!(last[1].train_accuracy, 1.0);
     // The regularised gaps sit near Δ* and their vectors near the simplex targets; the
     // unregularised ones keep growing past it.
@@ -492,8 +492,8 @@ fn newton_reaches_the_minimiser_that_long_gd_converges_to() {
             .iter()
             .all(|r| r["iterations"].as_u64().unwrap_or(99) <= 20)
     );
-    let a = final_rows(&gd.metrics);
-    let b = final_rows(&newton.metrics);
+    let a = final_rows(gd.metrics());
+    let b = final_rows(newton.metrics());
     for (g, n) in a.iter().zip(&b) {
         // ‖S_gd − S_newton‖ ≤ ‖∇F(S_gd)‖/μ_min ~ 1e-8: compare the norms and the directions.
         assert!((g.weight_norm - n.weight_norm).abs() < 1e-7 * n.weight_norm);
@@ -547,13 +547,13 @@ fn max_margin_is_the_direction_unregularised_gd_converges_to() {
         .expect("valid");
     let split = spn.generate(5).expect("data");
     let a = split.train.label_absorbed();
-    let design = logit_reg::experiments::solvers::Design {
+    let design = logit_reg::train::solvers::Design {
         a: &a,
         n: 40,
         d: 30,
     };
-    let mm = logit_reg::experiments::solvers::max_margin_binary(&design, 1e-10, 100_000)
-        .expect("separable");
+    let mm =
+        logit_reg::train::solvers::max_margin_binary(&design, 1e-10, 100_000).expect("separable");
     assert!(mm.converged && (mm.min_margin - 1.0).abs() < 1e-8);
     let problem = Problem::binary(&spn, 5, &dev).expect("data");
     let loss = LogitRegularizedLoss::new(None, vec![0.0], &dev).expect("loss");
@@ -603,7 +603,7 @@ fn max_margin_is_the_direction_unregularised_gd_converges_to() {
     ]);
     let result = execute(&cfg, false).expect("max-margin runs");
     assert_eq!(result.summary["solver"], "max-margin");
-    let row = final_rows(&result.metrics)[0];
+    let row = final_rows(result.metrics())[0];
     let nm = mm.weights.iter().map(|x| x * x).sum::<f64>().sqrt();
     assert!((row.weight_norm - nm).abs() < 1e-9 * nm);
     assert!((row.cos_e1 - mm.weights[0] / nm).abs() < 1e-9);

@@ -1,7 +1,7 @@
 //! Benchmarks of the training step and of the machine's own limits (never run as tests).
 //!
 //! The step is one full-batch GD step of the linear classifier on the quadratic-penalty loss,
-//! through the same [`crate::train::train`] loop the experiments use, on either engine. It does
+//! through the same [`logit_reg_train::train`] loop the experiments use, on either engine. It does
 //! `4·N·d·M` flops (two matrix products of `2·N·d·M` each). The Burn engine reads X twice per
 //! step (forward `X S` and backward `Xᵀ g`), the fused engine once, so the reported bandwidth
 //! is `passes·N·d·bytes / time`.
@@ -12,10 +12,9 @@ use burn::tensor::{Device, Tensor};
 use logit_reg_data::{LabelScheme, Noise, SignalPlusNoise};
 use logit_reg_model::{LinearClassifierConfig, LogitRegularizedLoss, Quadratic};
 
+use logit_reg_train::{EngineName, Objective, OptimizerName, Problem, TrainSpec, train};
+
 use crate::ExperimentError;
-use crate::config::{EngineName, OptimizerName};
-use crate::problem::Problem;
-use crate::train::{Objective, TrainSpec, train};
 
 /// One measured configuration.
 #[derive(Debug, Clone, Copy, PartialEq)]

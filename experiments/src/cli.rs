@@ -3,11 +3,95 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+use logit_reg_model::{Backend, Precision};
+use logit_reg_train::EngineName;
 
 use crate::ExperimentError;
 use crate::config::{RunConfig, fields_help};
+use crate::figures::Scale;
 use crate::run::run_to_dir;
+
+/// `--backend`: the compute backends (those not compiled in are refused when the device is
+/// made).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendArg {
+    /// Burn's Flex CPU backend (the default).
+    Flex,
+    /// Burn's NdArray CPU backend.
+    Ndarray,
+    /// WGPU (build with `--features wgpu`).
+    Wgpu,
+}
+
+impl From<BackendArg> for Backend {
+    fn from(arg: BackendArg) -> Self {
+        match arg {
+            BackendArg::Flex => Backend::Flex,
+            BackendArg::Ndarray => Backend::Ndarray,
+            BackendArg::Wgpu => Backend::Wgpu,
+        }
+    }
+}
+
+/// `--dtype`: the float precision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DtypeArg {
+    /// 32-bit floats (the default).
+    F32,
+    /// 64-bit floats.
+    F64,
+}
+
+impl From<DtypeArg> for Precision {
+    fn from(arg: DtypeArg) -> Self {
+        match arg {
+            DtypeArg::F32 => Precision::F32,
+            DtypeArg::F64 => Precision::F64,
+        }
+    }
+}
+
+/// `--engines` of `bench`: the implementations of the GD step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineArg {
+    /// Burn's autodiff loop.
+    Burn,
+    /// The fused host engine.
+    Fused,
+}
+
+impl From<EngineArg> for EngineName {
+    fn from(arg: EngineArg) -> Self {
+        match arg {
+            EngineArg::Burn => EngineName::Burn,
+            EngineArg::Fused => EngineName::Fused,
+        }
+    }
+}
+
+/// A figure id that the registry knows.
+fn figure_id(text: &str) -> Result<u32, String> {
+    let unknown = || {
+        format!(
+            "figure {text} has no preset (figures: {})",
+            crate::figures::figure_list()
+        )
+    };
+    let id: u32 = text.trim().parse().map_err(|_| unknown())?;
+    crate::figures::figure(id)
+        .map(|f| f.id)
+        .map_err(|_| unknown())
+}
+
+/// A problem size `NxD` with N, D ≥ 1.
+fn problem_size(text: &str) -> Result<(usize, usize), String> {
+    text.trim()
+        .split_once('x')
+        .and_then(|(n, d)| Some((n.parse().ok()?, d.parse().ok()?)))
+        .filter(|&(n, d)| n > 0 && d > 0)
+        .ok_or_else(|| format!("{text} is not NxD with N, D >= 1 (e.g. 2000x1400)"))
+}
 
 /// The implicit bias of logit regularisation: training runs, sweeps and paper figures.
 #[derive(Debug, Parser)]
@@ -65,10 +149,11 @@ pub struct SweepArgs {
 #[derive(Debug, clap::Args)]
 pub struct FigureArgs {
     /// The paper's figure number: 1 2 4 5 6 7 8 13 15 16 17 18 19 20.
+    #[arg(value_parser = figure_id)]
     pub id: u32,
     /// quick (minutes, ~10x smaller N and d, same λ) or paper (the paper's sizes; hours).
-    #[arg(long, default_value = "quick")]
-    pub scale: String,
+    #[arg(long, value_enum, default_value_t = Scale::Quick)]
+    pub scale: Scale,
     /// Overrides, backend and precision, applied to every run.
     #[command(flatten)]
     pub flags: ConfigFlags,
@@ -84,11 +169,11 @@ pub struct FigureArgs {
 #[derive(Debug, clap::Args)]
 pub struct ReproduceArgs {
     /// quick (under 15 minutes on 2 cores) or paper (the paper's sizes; many hours).
-    #[arg(long, default_value = "quick")]
-    pub scale: String,
+    #[arg(long, value_enum, default_value_t = Scale::Quick)]
+    pub scale: Scale,
     /// Only these figures (comma-separated), default all.
-    #[arg(long)]
-    pub only: Option<String>,
+    #[arg(long, value_delimiter = ',', value_parser = figure_id)]
+    pub only: Vec<u32>,
     /// Overrides, backend and precision, applied to every run.
     #[command(flatten)]
     pub flags: ConfigFlags,
@@ -105,12 +190,11 @@ pub struct ReproduceArgs {
 }
 
 fn figure_options(
-    scale: &str,
+    scale: Scale,
     flags: &ConfigFlags,
     no_resume: bool,
     quiet: bool,
 ) -> Result<crate::figures::FigureOptions, ExperimentError> {
-    let scale = crate::figures::Scale::parse(scale)?;
     Ok(crate::figures::FigureOptions {
         scale,
         extra: flags.overrides()?,
@@ -133,14 +217,7 @@ fn print_outcome(o: &crate::figures::FigureOutcome) {
 }
 
 fn run_figure_command(args: &FigureArgs, quiet: bool) -> Result<(), ExperimentError> {
-    if !crate::figures::FIGURES.contains(&args.id) {
-        return Err(ExperimentError::invalid(
-            "figure",
-            &args.id.to_string(),
-            "one of 1 2 4 5 6 7 8 13 15 16 17 18 19 20",
-        ));
-    }
-    let options = figure_options(&args.scale, &args.flags, args.no_resume, quiet)?;
+    let options = figure_options(args.scale, &args.flags, args.no_resume, quiet)?;
     let outcome = crate::figures::run_figure(args.id, &options, &args.out)?;
     print_outcome(&outcome);
     println!("report: {}", args.out.join("report.md").display());
@@ -148,20 +225,11 @@ fn run_figure_command(args: &FigureArgs, quiet: bool) -> Result<(), ExperimentEr
 }
 
 fn run_reproduce_command(args: &ReproduceArgs, quiet: bool) -> Result<(), ExperimentError> {
-    let options = figure_options(&args.scale, &args.flags, args.no_resume, quiet)?;
-    let ids: Vec<u32> = match &args.only {
-        None => crate::figures::FIGURES.to_vec(),
-        Some(text) => {
-            let ids: Vec<u32> = parse_list("--only", text)?;
-            if let Some(bad) = ids.iter().find(|i| !crate::figures::FIGURES.contains(i)) {
-                return Err(ExperimentError::invalid(
-                    "--only",
-                    &bad.to_string(),
-                    "figures among 1 2 4 5 6 7 8 13 15 16 17 18 19 20",
-                ));
-            }
-            ids
-        }
+    let options = figure_options(args.scale, &args.flags, args.no_resume, quiet)?;
+    let ids: Vec<u32> = if args.only.is_empty() {
+        crate::figures::figure_ids()
+    } else {
+        args.only.clone()
     };
     if args.estimate {
         let estimates = crate::figures::estimate(&ids, options.scale, &options.extra)?;
@@ -183,17 +251,17 @@ fn run_reproduce_command(args: &ReproduceArgs, quiet: bool) -> Result<(), Experi
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
     /// Compute backend.
-    #[arg(long, default_value = "flex")]
-    pub backend: String,
+    #[arg(long, value_enum, default_value_t = BackendArg::Flex)]
+    pub backend: BackendArg,
     /// Float precision.
-    #[arg(long, default_value = "f32")]
-    pub dtype: String,
+    #[arg(long, value_enum, default_value_t = DtypeArg::F32)]
+    pub dtype: DtypeArg,
     /// Problem sizes N x d, comma-separated.
-    #[arg(long, default_value = "2000x1400,2000x3000")]
-    pub sizes: String,
-    /// Runs per batch M, comma-separated.
-    #[arg(long, default_value = "1,8,32")]
-    pub runs: String,
+    #[arg(long, value_delimiter = ',', value_parser = problem_size, default_value = "2000x1400,2000x3000")]
+    pub sizes: Vec<(usize, usize)>,
+    /// Runs per batch M (each ≥ 1), comma-separated.
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u64).range(1..), default_value = "1,8,32")]
+    pub runs: Vec<u64>,
     /// Untimed steps first.
     #[arg(long, default_value_t = 5)]
     pub warmup: u64,
@@ -201,66 +269,18 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 30)]
     pub iters: u64,
     /// Engines to time, comma-separated: burn (Burn autodiff) and/or fused (host engine).
-    #[arg(long, default_value = "burn,fused")]
-    pub engines: String,
-}
-
-fn parse_list<T: std::str::FromStr>(flag: &str, text: &str) -> Result<Vec<T>, ExperimentError> {
-    text.split(',')
-        .map(|s| s.trim().parse::<T>())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|_| {
-            ExperimentError::invalid(flag, text, "a comma-separated list of positive integers")
-        })
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "burn,fused")]
+    pub engines: Vec<EngineArg>,
 }
 
 fn run_bench(args: &BenchArgs) -> Result<(), ExperimentError> {
     use crate::bench::{StepBench, gemm_probe, memory_bandwidth_probe, time_gd_step};
-    use crate::config::EngineName;
-    let backend = logit_reg_model::Backend::parse(&args.backend).map_err(ExperimentError::model)?;
-    let precision =
-        logit_reg_model::Precision::parse(&args.dtype).map_err(ExperimentError::model)?;
-    let mut sizes = Vec::new();
-    for item in args.sizes.split(',') {
-        let parsed = item
-            .trim()
-            .split_once('x')
-            .and_then(|(n, d)| Some((n.parse().ok()?, d.parse().ok()?)));
-        match parsed {
-            Some((n, d)) if n > 0 && d > 0 => sizes.push((n, d)),
-            _ => {
-                return Err(ExperimentError::invalid(
-                    "--sizes",
-                    item,
-                    "NxD with N, D >= 1, e.g. 2000x1400",
-                ));
-            }
-        }
-    }
-    let runs: Vec<usize> = parse_list("--runs", &args.runs)?;
-    if runs.contains(&0) {
-        return Err(ExperimentError::invalid(
-            "--runs",
-            &args.runs,
-            "each M >= 1",
-        ));
-    }
+    let backend = Backend::from(args.backend);
+    let precision = Precision::from(args.dtype);
     if args.iters == 0 {
         return Err(ExperimentError::invalid("--iters", "0", ">= 1"));
     }
-    let engines = args
-        .engines
-        .split(',')
-        .map(|name| match name.trim() {
-            "burn" => Ok(EngineName::Burn),
-            "fused" => Ok(EngineName::Fused),
-            other => Err(ExperimentError::invalid(
-                "--engines",
-                other,
-                "a comma-separated list of burn | fused",
-            )),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let engines: Vec<EngineName> = args.engines.iter().map(|&e| e.into()).collect();
     let device = logit_reg_model::make_device(backend, precision)
         .map_err(ExperimentError::model)?
         .autodiff();
@@ -277,8 +297,9 @@ fn run_bench(args: &BenchArgs) -> Result<(), ExperimentError> {
     );
     println!("| engine | N | d | M | ms/step | passes over X | GB/s | GFLOP/s |");
     println!("|---|---|---|---|---|---|---|---|");
-    for &(n, d) in &sizes {
-        for &m in &runs {
+    for &(n, d) in &args.sizes {
+        for &m in &args.runs {
+            let m = m as usize;
             for &engine in &engines {
                 let bench = StepBench {
                     n,
@@ -391,25 +412,23 @@ pub struct ConfigFlags {
     /// Override one field, e.g. --set loss.alpha=0.2 --set 'loss.alpha=[0, 0.2]'.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub overrides: Vec<String>,
-    /// Compute backend: flex (default) | ndarray | wgpu, among those compiled in.
-    #[arg(long)]
-    pub backend: Option<String>,
-    /// Float precision: f32 (default) | f64.
-    #[arg(long)]
-    pub dtype: Option<String>,
+    /// Compute backend, among those compiled in [default: flex].
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendArg>,
+    /// Float precision [default: f32].
+    #[arg(long, value_enum)]
+    pub dtype: Option<DtypeArg>,
 }
 
 impl ConfigFlags {
     /// The `--set` overrides followed by the checked `--backend` and `--dtype` flags.
     pub fn overrides(&self) -> Result<Vec<String>, ExperimentError> {
         let mut all = self.overrides.clone();
-        if let Some(b) = &self.backend {
-            logit_reg_model::Backend::parse(b).map_err(ExperimentError::model)?;
-            all.push(format!("backend=\"{b}\""));
+        if let Some(b) = self.backend {
+            all.push(format!("backend=\"{}\"", Backend::from(b).name()));
         }
-        if let Some(d) = &self.dtype {
-            logit_reg_model::Precision::parse(d).map_err(ExperimentError::model)?;
-            all.push(format!("dtype=\"{d}\""));
+        if let Some(d) = self.dtype {
+            all.push(format!("dtype=\"{}\"", Precision::from(d).name()));
         }
         Ok(all)
     }

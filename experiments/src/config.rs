@@ -8,6 +8,7 @@ use std::path::Path;
 
 use logit_reg_data::{LabelScheme, MultiClassSignalNoise, Noise, SignalPlusNoise, TScale};
 use logit_reg_model::{Backend, DataTerm, PenaltyKind, Precision};
+pub use logit_reg_train::{EngineName, OptimizerName};
 use serde::{Deserialize, Serialize};
 
 use crate::ExperimentError;
@@ -158,51 +159,6 @@ impl Default for LossConfig {
             p: 4.0,
             weight_decay: 0.0,
             data_term: DataTerm::Mean,
-        }
-    }
-}
-
-/// The optimiser (`train.optimizer`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum OptimizerName {
-    /// Full-batch gradient descent (the paper's default).
-    Gd,
-    /// Adam (full batch).
-    Adam,
-    /// Mini-batch SGD with `train.batch_size`.
-    Sgd,
-    /// The exact minimiser by Newton–CG (binary, α > 0); `train.steps` caps the Newton
-    /// iterations and `train.grad_tol` (1e-10 when 0) is the gradient-norm certificate.
-    Newton,
-    /// The hard-margin (max-margin) direction that GD on the unregularised loss converges to
-    /// (binary, α = 0, separable data); `train.steps` caps the passes over the data and
-    /// `train.grad_tol` (1e-8 when 0) bounds the KKT violation.
-    MaxMargin,
-}
-
-/// Which implementation takes the GD steps (`train.engine`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum EngineName {
-    /// `fused` where it applies (full-batch GD of a bias-free binary linear model with a
-    /// pointwise loss, on a CPU backend), `burn` everywhere else.
-    #[default]
-    Auto,
-    /// Burn's autodiff loop: every backend, model, loss and optimiser; the reference.
-    Burn,
-    /// The fused host engine ([`crate::fused`]): X read once per step; an error where it does
-    /// not apply.
-    Fused,
-}
-
-impl EngineName {
-    /// The name in configs and summaries.
-    pub fn name(self) -> &'static str {
-        match self {
-            EngineName::Auto => "auto",
-            EngineName::Burn => "burn",
-            EngineName::Fused => "fused",
         }
     }
 }
@@ -584,22 +540,11 @@ impl RunConfig {
             DataModel::SignalNoise => self.signal_noise().map(|_| ())?,
             DataModel::Multiclass => self.multiclass().map(|_| ())?,
         }
-        for a in self.loss.alpha.values(runs) {
-            if !(a.is_finite() && (0.0..1.0).contains(&a)) {
-                return Err(ExperimentError::invalid(
-                    "loss.alpha",
-                    &a.to_string(),
-                    "[0, 1)",
-                ));
-            }
-            if self.loss.penalty == PenaltyName::None && a != 0.0 {
-                return Err(ExperimentError::invalid(
-                    "loss.alpha",
-                    &a.to_string(),
-                    "0 when loss.penalty = none",
-                ));
-            }
-        }
+        logit_reg_model::loss::validate_alpha(
+            &self.loss.alpha.values(runs),
+            self.loss.penalty != PenaltyName::None,
+        )
+        .map_err(ExperimentError::model)?;
         self.penalty().binary().map_err(ExperimentError::model)?;
         let t = &self.train;
         for lr in t.lr.values(runs) {
@@ -642,10 +587,7 @@ impl RunConfig {
         if t.steps == 0 {
             return Err(ExperimentError::invalid("train.steps", "0", ">= 1"));
         }
-        if matches!(
-            t.optimizer,
-            OptimizerName::Newton | OptimizerName::MaxMargin
-        ) {
+        if t.optimizer.is_exact() {
             let name = if t.optimizer == OptimizerName::Newton {
                 "newton"
             } else {

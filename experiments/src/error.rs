@@ -2,6 +2,7 @@ use std::path::Path;
 
 use logit_reg_data::DataError;
 use logit_reg_model::ModelError;
+use logit_reg_train::TrainError;
 use thiserror::Error;
 
 /// Everything that can stop an experiment. Configuration errors name the dotted key.
@@ -91,6 +92,33 @@ impl ExperimentError {
         ExperimentError::Io {
             path: path.display().to_string(),
             message: e.to_string(),
+        }
+    }
+}
+
+impl From<TrainError> for ExperimentError {
+    /// The engine's field names are the config's dotted keys, so its parameter errors become
+    /// [`ExperimentError::Config`] naming the key; divergence of an exact solver keeps the
+    /// learning rate 1 it has always reported (a Newton step is a unit step).
+    fn from(e: TrainError) -> Self {
+        match e {
+            TrainError::Invalid {
+                field,
+                value,
+                allowed,
+            } => ExperimentError::invalid(&field, &value, &allowed),
+            TrainError::Mismatch(message) => ExperimentError::Config {
+                key: "data.model".into(),
+                message,
+            },
+            TrainError::Diverged { run, step, loss } => ExperimentError::Diverged {
+                run,
+                step,
+                loss,
+                lr: 1.0,
+            },
+            TrainError::Data(e) => ExperimentError::data(e),
+            TrainError::Model(e) => ExperimentError::model(e),
         }
     }
 }

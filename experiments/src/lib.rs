@@ -1,15 +1,13 @@
-//! Training loops, metrics and the command line of `logit-reg`.
+//! The application of `logit-reg`: configuration, the one factory, runs, sweeps, benchmarks,
+//! the paper's figures and the command line. The training engine is the `logit-reg-train`
+//! crate ([`train`]); this crate turns configuration into its inputs and its results into files.
 //!
 //! - [`config`]: the run configuration (TOML + `--set key=value`), validated per key;
-//! - [`problem`]: a data set on a device, with the Fisher and empirical LDA directions;
-//! - [`train`]: the autodiff training loop over any [`train::LogitModel`], M runs at once;
-//! - [`metrics`]: the paper's metrics at log-spaced steps, logit histograms;
-//! - [`run`]: one configured run from config to result files;
-//! - [`fused`]: the fused host engine for full-batch GD of linear binary runs (X read once per
-//!   step), behind the same [`train::train`] API;
-//! - [`solvers`]: exact solvers (Newton–CG for the regularised minimiser);
+//! - [`run`]: the factory (config → problem, model, objective, engine spec), one configured
+//!   run from config to result files;
+//! - [`output`]: the result files (atomic writes, CSV, `weights.npy`, build provenance);
 //! - [`sweep`]: grids of runs, batched where they share data, resumable;
-//! - [`figures`]: the paper's figures: presets, analysis against theory, plots, reports;
+//! - [`figures`]: the paper's figures, one file each, with a registry, plots and reports;
 //! - [`bench`]: timings of the training step and the machine's limits;
 //! - [`cli`]: the command line.
 //!
@@ -32,15 +30,11 @@ pub mod cli;
 pub mod config;
 mod error;
 pub mod figures;
-pub mod fused;
-pub mod metrics;
 pub mod output;
-pub mod problem;
 pub mod run;
-pub mod solvers;
 pub mod sweep;
-pub mod train;
 
 pub use error::ExperimentError;
 pub use logit_reg_data as data;
 pub use logit_reg_model as model;
+pub use logit_reg_train as train;

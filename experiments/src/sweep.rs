@@ -26,7 +26,7 @@ use serde_json::Value;
 
 use crate::ExperimentError;
 use crate::config::{RunConfig, set_dotted};
-use crate::output::{write_atomic, write_json};
+use crate::output::{csv_text, write_atomic, write_json};
 use crate::run::{SUMMARY_METRICS, resolved_config, run_to_dir};
 
 /// Keys whose values vary inside one batch (the runs share their data).
@@ -237,8 +237,7 @@ pub fn run_sweep(
     header.extend(keys.iter().cloned());
     header.extend(SUMMARY_METRICS.iter().map(|s| s.to_string()));
     header.extend(["steps", "diverged", "solver", "engine"].map(String::from));
-    let mut text = header.join(",");
-    text.push('\n');
+    let mut rows = Vec::new();
     let (mut runs, mut diverged) = (0, 0);
     for batch in &batches {
         let dir = out.join("batches").join(&batch.name);
@@ -269,11 +268,11 @@ pub fn run_sweep(
             fields.push(is_diverged.to_string());
             fields.push(csv_field(&summary["solver"]));
             fields.push(csv_field(&summary["engine"]));
-            text.push_str(&fields.join(","));
-            text.push('\n');
+            rows.push(fields);
             runs += 1;
         }
     }
+    let text = csv_text(&header, &rows)?;
     let index = out.join("index.csv");
     write_atomic(&index, text.as_bytes())?;
     write_json(

@@ -414,3 +414,57 @@ fn bad_figure_commands_name_the_flag() {
         assert!(!dir.path().join("fig").join("report.md").exists());
     }
 }
+
+/// A grid over a list-valued key: every value holds a comma.
+const LIST_SWEEP: &str = r#"
+[base]
+dtype = "f64"
+data = { d = 8, n = 24, n_test = 40 }
+train = { steps = 20, log_points = 5 }
+
+[grid]
+"train.histogram_steps" = [[0, 10], [0, 20]]
+seed = [0, 1]
+"#;
+
+#[test]
+fn a_grid_over_a_list_valued_key_keeps_the_index_columns() {
+    let dir = tempdir().expect("tempdir");
+    let spec_path = dir.path().join("sweep.toml");
+    std::fs::write(&spec_path, LIST_SWEEP).expect("write");
+    let out = dir.path().join("out");
+    let run = experiments(&[
+        "sweep",
+        "--quiet",
+        "--spec",
+        spec_path.to_str().expect("utf8"),
+        "--out",
+        out.to_str().expect("utf8"),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    // Read back as any CSV reader would (RFC 4180 quoting).
+    let mut reader = csv::Reader::from_path(out.join("index.csv")).expect("index");
+    let header = reader.headers().expect("header").clone();
+    let column = |name: &str| header.iter().position(|h| h == name).expect(name);
+    let (grid, accuracy, steps) = (
+        column("train.histogram_steps"),
+        column("test_accuracy"),
+        column("steps"),
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+    assert_eq!(rows.len(), 4);
+    for row in &rows {
+        assert_eq!(row.len(), header.len(), "one field per column: {row:?}");
+        assert!(
+            row[grid] == *"[0, 10]" || row[grid] == *"[0, 20]",
+            "the list stays one field: {row:?}"
+        );
+        let acc: f64 = row[accuracy].parse().expect("test_accuracy is a number");
+        assert!((0.0..=1.0).contains(&acc), "{row:?}");
+        assert_eq!(&row[steps], "20");
+    }
+}

@@ -7,12 +7,13 @@
 
 use std::path::PathBuf;
 
-use experiments::figures::analysis::{helps_boundary, threshold};
+use experiments::figures::fig06::helps_boundary;
+use experiments::figures::fig16::threshold;
 use experiments::figures::plot::{Panel, Point, Series, Style, write_figure};
 use experiments::figures::report::{
     Check, FigureOutcome, Verdict, figure_report, reproduction_report,
 };
-use experiments::figures::{FIGURES, FigureOptions, Scale, preset, run_figure};
+use experiments::figures::{FigureOptions, Scale, figure_ids, preset, run_figure};
 
 struct TempDir(PathBuf);
 
@@ -77,7 +78,7 @@ fn smoke(id: u32) {
 
 #[test]
 fn every_preset_parses_at_both_scales() {
-    for id in FIGURES {
+    for id in figure_ids() {
         for scale in [Scale::Quick, Scale::Paper] {
             let p = preset(id, scale).expect("preset");
             assert!(!p.parts.is_empty());
@@ -104,9 +105,11 @@ fn paper_scale_uses_the_papers_sizes() {
     assert_eq!((c.data.d, c.data.n), (140, 200), "quick keeps λ = 0.7");
 }
 
+/// One smoke test per figure (so that they run in parallel), and the list of their ids.
 macro_rules! smoke_tests {
     ($($name:ident => $id:expr),* $(,)?) => {
         $(#[test] fn $name() { smoke($id); })*
+        const SMOKE_IDS: &[u32] = &[$($id),*];
     };
 }
 
@@ -114,6 +117,11 @@ smoke_tests! {
     smoke_fig1 => 1, smoke_fig2 => 2, smoke_fig4 => 4, smoke_fig5 => 5, smoke_fig6 => 6,
     smoke_fig7 => 7, smoke_fig8 => 8, smoke_fig13 => 13, smoke_fig15 => 15, smoke_fig16 => 16,
     smoke_fig17 => 17, smoke_fig18 => 18, smoke_fig19 => 19, smoke_fig20 => 20,
+}
+
+#[test]
+fn every_registered_figure_has_a_smoke_test() {
+    assert_eq!(SMOKE_IDS, figure_ids().as_slice());
 }
 
 fn fixture() -> FigureOutcome {

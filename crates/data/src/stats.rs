@@ -99,12 +99,29 @@ pub fn cholesky_solve(l: &[f64], d: usize, b: &[f64]) -> Vec<f64> {
     y
 }
 
-/// Sample mean and unbiased sample variance of `values`.
-pub fn mean_var(values: &[f64]) -> (f64, f64) {
+/// Which standard deviation [`mean_std`] computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StdKind {
+    /// The population standard deviation `sqrt(Σ (v − mean)² / n)`: the spread of a whole set
+    /// (the train logits of a run).
+    Population,
+    /// The sample standard deviation `sqrt(Σ (v − mean)² / (n − 1))` (0 for one value): the
+    /// estimate of a spread from a sample (results over seeds).
+    Sample,
+}
+
+/// The mean of `values` and their standard deviation of the given kind. Non-finite values
+/// propagate (the caller filters them when it must); an empty slice gives NaN.
+pub fn mean_std(values: &[f64], kind: StdKind) -> (f64, f64) {
     let n = values.len() as f64;
     let mean = values.iter().sum::<f64>() / n;
-    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    (mean, var)
+    let squares = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>();
+    let std = match kind {
+        StdKind::Population => (squares / n).sqrt(),
+        StdKind::Sample if values.len() > 1 => (squares / (n - 1.0)).sqrt(),
+        StdKind::Sample => 0.0,
+    };
+    (mean, std)
 }
 
 /// Sample excess kurtosis `m₄/m₂² − 3` (0 for a Gaussian, `6/(ν−4)` for Student-t with ν > 4).

@@ -1,6 +1,6 @@
 //! Tests of the data models against their defining moments, closed forms and contracts.
 
-use logit_reg_data::stats::{excess_kurtosis, mean_var, normal_cdf};
+use logit_reg_data::stats::{StdKind, excess_kurtosis, mean_std, normal_cdf};
 use logit_reg_data::{
     BinaryPopulation, Covariance, DataError, GaussianClasses, LabelScheme, MultiClassSignalNoise,
     Noise, SignalPlusNoise, TScale,
@@ -24,7 +24,8 @@ fn spn(noise: Noise) -> SignalPlusNoise {
 /// kurtosis of the law.
 fn assert_moments(values: &[f64], mean: f64, var: f64, kurtosis: f64, what: &str) {
     let n = values.len() as f64;
-    let (m, v) = mean_var(values);
+    let (m, s) = mean_std(values, StdKind::Sample);
+    let v = s * s;
     let se_mean = (var / n).sqrt();
     let se_var = var * ((kurtosis + 2.0) / (n - 1.0)).sqrt();
     assert!(

@@ -1,4 +1,5 @@
-//! Burn modules of `logit-reg`: the linear classifier (M runs side by side), the family of
+//! Burn modules of `logit-reg`: the model trait [`LogitModel`], the linear classifier (M runs
+//! side by side), the family of
 //! logit-regularised losses `ℓ = (1 − α) CE + α f`, the per-sample targets `z*` with their loss
 //! floors, label smoothing in both of its forms, and the weight-decay baseline.
 //!
@@ -28,6 +29,7 @@
 mod device;
 mod error;
 pub mod linear;
+pub mod logit_model;
 pub mod loss;
 pub mod penalty;
 pub mod target;
@@ -36,6 +38,7 @@ pub mod theory;
 pub use device::{Backend, Precision, make_device, to_f64_vec};
 pub use error::ModelError;
 pub use linear::{LinearClassifier, LinearClassifierConfig};
+pub use logit_model::LogitModel;
 pub use loss::{
     DataTerm, LogitLossConfig, LogitRegularizedLoss, LossOutput, MultiClassLogitLoss,
     WeightDecayLoss,

@@ -2,6 +2,7 @@
 
 use burn::config::Config;
 use burn::module::{Module, Param};
+use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 use logit_reg_data::{Stream, stream_rng};
 use rand_distr::{Distribution, StandardNormal};
@@ -148,5 +149,56 @@ impl LinearClassifier {
     /// The weights as host `f64`, row-major `[d, M·C]`.
     pub fn weights_f64(&self) -> Vec<f64> {
         crate::to_f64_vec(self.weight.val())
+    }
+
+    /// `‖S_m‖²` of each run (Frobenius over its C columns), for the weight-decay baseline.
+    ///
+    /// # Shapes
+    /// - output: `[M]`
+    pub fn squared_weight_norms(&self) -> Tensor<1> {
+        let w = self.weight.val();
+        let [_, cols] = w.dims();
+        (w.clone() * w)
+            .sum_dim(0)
+            .reshape([self.runs, cols / self.runs])
+            .sum_dim(1)
+            .reshape([self.runs])
+    }
+
+    /// Each run's gradient norm (weights and bias) from the gradients of one step.
+    ///
+    /// # Shapes
+    /// - output: `[M]`
+    pub fn run_gradient_norms(&self, grads: &GradientsParams) -> Option<Vec<f64>> {
+        let g: Tensor<2> = grads.get(self.weight.id)?;
+        let [d, cols] = g.dims();
+        let c = cols / self.runs;
+        let mut sq = vec![0.0; self.runs];
+        let values = crate::to_f64_vec(g);
+        for j in 0..d {
+            for col in 0..cols {
+                sq[col / c] += values[j * cols + col].powi(2);
+            }
+        }
+        if let Some(gb) = self.bias.as_ref().and_then(|b| grads.get::<1>(b.id)) {
+            for (col, v) in crate::to_f64_vec(gb).into_iter().enumerate() {
+                sq[col / c] += v * v;
+            }
+        }
+        Some(sq.into_iter().map(f64::sqrt).collect())
+    }
+
+    /// The same classifier with the weights `weights` (row-major `[d, M·C]`, host f64),
+    /// uploaded to the device of the current ones; the bias is kept.
+    ///
+    /// # Shapes
+    /// - `weights`: `[d·M·C]`
+    pub fn with_weights(&self, weights: &[f64]) -> Self {
+        let device = self.weight.val().device();
+        let [d, cols] = self.weight.val().dims();
+        let tensor = Tensor::<2>::from_data(TensorData::new(weights.to_vec(), [d, cols]), &device);
+        let mut model = self.clone();
+        model.weight = Param::from_tensor(tensor);
+        model
     }
 }

@@ -74,7 +74,9 @@ pub fn softmax_cross_entropy(logits: Tensor<3>, labels: Tensor<1, Int>) -> Tenso
     (log_softmax(logits, 2).gather(2, index) * -1.0).reshape([n, m])
 }
 
-fn validate_alpha(alpha: &[f64], has_penalty: bool) -> Result<(), ModelError> {
+/// Checks the per-run α: at least one value, each in `[0, 1)`, and all 0 without a penalty
+/// (`has_penalty = false`). The one place α is validated; the error names `loss.alpha`.
+pub fn validate_alpha(alpha: &[f64], has_penalty: bool) -> Result<(), ModelError> {
     if alpha.is_empty() {
         return Err(ModelError::WrongLength {
             field: "loss.alpha",

@@ -395,7 +395,8 @@ fn classifier_initialisation_and_forward() {
         assert_eq!(column, single);
     }
     // Sample std of 1200 N(0, 0.25) draws within 4 standard errors (se ≈ σ/√(2n)).
-    let (mean, var) = logit_reg_data::stats::mean_var(&w);
+    let (mean, sd) = logit_reg_data::stats::mean_std(&w, logit_reg_data::stats::StdKind::Sample);
+    let var = sd * sd;
     assert!(mean.abs() < 4.0 * 0.5 / 1200f64.sqrt());
     assert!((var.sqrt() - 0.5).abs() < 4.0 * 0.5 / 2400f64.sqrt());
 

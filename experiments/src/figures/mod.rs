@@ -1,5 +1,7 @@
-//! The paper's figures: presets (the sweeps behind each figure at two scales), the analysis
-//! (measurements over seeds against the closed forms), the plots and the reports.
+//! The paper's figures: one file per figure (`figNN.rs`: its preset, the sweeps behind it at
+//! two scales, beside its analysis, the measurements over seeds against the closed forms), the
+//! [`registry`] that lists them, the shared helpers ([`presets`], [`analysis`], [`table`]), the
+//! plots and the reports.
 //!
 //! `experiments figure <id> --scale quick --out DIR` writes
 //! - `DIR/parts/<part>/spec.toml`, `index.csv`, `batches/*` — the sweeps (resumable: a
@@ -15,14 +17,31 @@
 pub mod analysis;
 pub mod plot;
 pub mod presets;
+pub mod registry;
 pub mod report;
 pub mod table;
+
+pub mod fig01;
+pub mod fig02;
+pub mod fig04;
+pub mod fig05;
+pub mod fig06;
+pub mod fig07;
+pub mod fig08;
+pub mod fig13;
+pub mod fig15;
+pub mod fig16;
+pub mod fig17;
+pub mod fig18;
+pub mod fig19;
+pub mod fig20;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-pub use presets::{FIGURES, Preset, Scale, preset};
+pub use presets::{Part, Scale};
+pub use registry::{FIGURES, Figure, Preset, figure, figure_ids, figure_list, preset};
 pub use report::{FigureOutcome, Verdict};
 
 use crate::ExperimentError;
@@ -42,9 +61,9 @@ pub struct FigureOptions {
     pub progress: bool,
 }
 
-/// Writes `DIR/index.csv`: the parts' index files concatenated, with a leading `part` column
-/// and the union of their columns (empty where a part lacks one).
-fn combined_index(parts: &[(String, table::Table)]) -> String {
+/// The text of `DIR/index.csv`: the parts' index files concatenated, with a leading `part`
+/// column and the union of their columns (empty where a part lacks one).
+fn combined_index(parts: &[(String, table::Table)]) -> Result<String, ExperimentError> {
     let mut columns: Vec<String> = Vec::new();
     for (_, t) in parts {
         for h in &t.header {
@@ -53,21 +72,22 @@ fn combined_index(parts: &[(String, table::Table)]) -> String {
             }
         }
     }
-    let mut out = format!("part,{}\n", columns.join(","));
+    let mut rows = Vec::new();
     for (name, t) in parts {
         for row in &t.rows {
-            let fields: Vec<&str> = columns
-                .iter()
-                .map(|c| {
-                    t.column(c)
-                        .and_then(|i| row.get(i))
-                        .map_or("", String::as_str)
-                })
-                .collect();
-            out.push_str(&format!("{name},{}\n", fields.join(",")));
+            let mut fields = vec![name.clone()];
+            fields.extend(columns.iter().map(|c| {
+                t.column(c)
+                    .and_then(|i| row.get(i))
+                    .cloned()
+                    .unwrap_or_default()
+            }));
+            rows.push(fields);
         }
     }
-    out
+    let mut header = vec!["part".to_string()];
+    header.extend(columns);
+    crate::output::csv_text(&header, &rows)
 }
 
 /// Trains (or resumes) every part of figure `id`, analyses it, draws it and writes its report
@@ -135,8 +155,8 @@ pub fn run_figure(
         ));
         parts.insert(part.name.clone(), data);
     }
-    write_atomic(&out.join("index.csv"), combined_index(&tables).as_bytes())?;
-    let mut analysis = analysis::analyse(&preset, &parts)?;
+    write_atomic(&out.join("index.csv"), combined_index(&tables)?.as_bytes())?;
+    let mut analysis = (preset.figure.analyse)(&parts)?;
     let diverged: usize = parts.values().map(|p| p.diverged).sum();
     if diverged > 0 {
         analysis.notes.push(format!(
@@ -148,7 +168,7 @@ pub fn run_figure(
         &format!(
             "Figure {}: {} ({} scale)",
             id,
-            preset.title,
+            preset.figure.title,
             options.scale.name()
         ),
         analysis.columns,
@@ -157,8 +177,8 @@ pub fn run_figure(
     )?;
     let outcome = FigureOutcome {
         id,
-        title: preset.title.to_string(),
-        claim: preset.claim.to_string(),
+        title: preset.figure.title.to_string(),
+        claim: preset.figure.claim.to_string(),
         scale: options.scale.name().to_string(),
         parameters: parameters_line(&preset),
         solver: solvers.join(", "),

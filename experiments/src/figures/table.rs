@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use logit_reg_data::stats::{self, StdKind};
+
 use crate::ExperimentError;
 
 /// A CSV file held as text columns.
@@ -15,23 +17,27 @@ pub struct Table {
 }
 
 impl Table {
-    /// Parses CSV text (no quoting: the project's files never quote).
-    pub fn parse(text: &str) -> Self {
-        let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-        let header = lines
-            .next()
-            .map(|h| h.split(',').map(str::to_string).collect())
-            .unwrap_or_default();
-        let rows = lines
-            .map(|l| l.split(',').map(str::to_string).collect())
-            .collect();
-        Self { header, rows }
+    /// Parses CSV text (quoted fields as the `csv` crate writes them; rows may be shorter than
+    /// the header).
+    pub fn parse(text: &str) -> Result<Self, csv::Error> {
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_reader(text.as_bytes());
+        let header = reader.headers()?.iter().map(str::to_string).collect();
+        let rows = reader
+            .records()
+            .map(|r| r.map(|r| r.iter().map(str::to_string).collect()))
+            .collect::<Result<_, _>>()?;
+        Ok(Self { header, rows })
     }
 
     /// Reads and parses a CSV file.
     pub fn read(path: &Path) -> Result<Self, ExperimentError> {
         let text = std::fs::read_to_string(path).map_err(|e| ExperimentError::io(path, e))?;
-        Ok(Self::parse(&text))
+        Self::parse(&text).map_err(|e| ExperimentError::Io {
+            path: path.display().to_string(),
+            message: format!("not a valid CSV file: {e}"),
+        })
     }
 
     /// The index of column `name`.
@@ -79,20 +85,15 @@ impl Record {
     }
 }
 
-/// Mean, sample standard deviation and count of the finite values (NaN mean when none).
+/// Mean, sample standard deviation (divisor n − 1; 0 for one value) and count of the finite
+/// values (NaN mean when none): the spread over seeds.
 pub fn mean_std(values: &[f64]) -> (f64, f64, usize) {
     let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
-    let n = finite.len();
-    if n == 0 {
+    if finite.is_empty() {
         return (f64::NAN, f64::NAN, 0);
     }
-    let mean = finite.iter().sum::<f64>() / n as f64;
-    let var = if n > 1 {
-        finite.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64
-    } else {
-        0.0
-    };
-    (mean, var.sqrt(), n)
+    let (mean, std) = stats::mean_std(&finite, StdKind::Sample);
+    (mean, std, finite.len())
 }
 
 /// The distinct values of a numeric column, sorted.

@@ -95,8 +95,8 @@ impl Problem {
         model: &SignalPlusNoise,
         seed: u64,
         device: &Device,
-    ) -> Result<Self, crate::ExperimentError> {
-        let split = model.generate(seed).map_err(crate::ExperimentError::data)?;
+    ) -> Result<Self, crate::TrainError> {
+        let split = model.generate(seed)?;
         let inner = device.clone().inner();
         let mut problem = Self::from_binary(&split.train, &split.test, device);
         problem.signal_noise = Some(*model);

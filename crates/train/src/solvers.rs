@@ -52,7 +52,7 @@ use logit_reg_model::target::{
     binary_target, per_sample_loss, per_sample_loss_derivative, per_sample_loss_second_derivative,
 };
 
-use crate::ExperimentError;
+use crate::TrainError;
 
 /// The label-absorbed training matrix `A` (`a_i = y_i x_i`), row-major `[n, d]`.
 #[derive(Debug, Clone)]
@@ -236,13 +236,13 @@ fn interpolating_minimiser(
     design: &Design<'_>,
     penalty: &dyn LogitPenalty,
     alpha: f64,
-) -> Result<Option<Interpolation>, ExperimentError> {
+) -> Result<Option<Interpolation>, TrainError> {
     let (n, d) = (design.n, design.d);
     if d < n || n == 0 {
         return Ok(None);
     }
     let z_star = binary_target(penalty, alpha)
-        .map_err(ExperimentError::model)?
+        .map_err(TrainError::Model)?
         .z_star;
     let mut k = design.gram_lower();
     if cholesky_in_place(&mut k, n).is_err() {
@@ -345,7 +345,7 @@ pub fn newton_binary(
     alpha: f64,
     tol: f64,
     max_iterations: u64,
-) -> Result<NewtonOutcome, ExperimentError> {
+) -> Result<NewtonOutcome, TrainError> {
     newton_with(design, penalty, alpha, tol, max_iterations, true)
 }
 
@@ -358,9 +358,9 @@ fn newton_with(
     tol: f64,
     max_iterations: u64,
     interpolate: bool,
-) -> Result<NewtonOutcome, ExperimentError> {
+) -> Result<NewtonOutcome, TrainError> {
     if !(alpha > 0.0 && alpha < 1.0) {
-        return Err(ExperimentError::invalid(
+        return Err(TrainError::invalid(
             "loss.alpha",
             &alpha.to_string(),
             "(0, 1) for train.optimizer = \"newton\" (α = 0 has no finite minimiser: use \"max-margin\")",
@@ -401,11 +401,10 @@ fn newton_with(
         let g_norm = norm(&g);
         history.push((f, g_norm));
         if !g_norm.is_finite() {
-            return Err(ExperimentError::Diverged {
+            return Err(TrainError::Diverged {
                 run: 0,
                 step: iterations,
                 loss: f,
-                lr: 1.0,
             });
         }
         if g_norm <= tol || iterations >= max_iterations || stalled {
@@ -527,12 +526,12 @@ pub fn max_margin_binary(
     design: &Design<'_>,
     tol: f64,
     max_epochs: u64,
-) -> Result<MaxMarginOutcome, ExperimentError> {
+) -> Result<MaxMarginOutcome, TrainError> {
     let (n, d) = (design.n, design.d);
     let rows: Vec<&[f64]> = design.a.chunks_exact(d).collect();
     let sq: Vec<f64> = rows.iter().map(|r| dot(r, r)).collect();
     if let Some(i) = sq.iter().position(|&v| v == 0.0) {
-        return Err(ExperimentError::invalid(
+        return Err(TrainError::invalid(
             "data",
             &format!("sample {i} is zero"),
             "non-zero samples for max-margin",
@@ -574,7 +573,7 @@ pub fn max_margin_binary(
         // while w stays bounded (or both blow up).
         let beta_sum: f64 = beta.iter().sum();
         if !dual.is_finite() || dual > 1e12 || beta_sum > 1e3 * (dot(&w, &w) + 1.0) {
-            return Err(ExperimentError::invalid(
+            return Err(TrainError::invalid(
                 "train.optimizer",
                 "max-margin",
                 "linearly separable training data (here the dual is unbounded: no w has every margin ≥ 1; use gd)",

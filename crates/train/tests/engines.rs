@@ -1,19 +1,18 @@
 //! The fused host engine against the Burn autodiff loop (the reference): the same GD steps to
 //! rounding, in f64 (flex) and f32 (ndarray, so that both precisions live in one process), with
 //! every loss term the engine handles; the same divergence and convergence decisions; errors
-//! where it does not apply; bit-identical results on one thread and on many.
+//! bit-identical results on one thread and on many.
 
 use std::sync::Arc;
 
 use burn::tensor::Device;
-use logit_reg::experiments::config::{EngineName, OptimizerName, RunConfig};
-use logit_reg::experiments::problem::Problem;
-use logit_reg::experiments::run::{execute, resolve_engine};
-use logit_reg::experiments::train::{Objective, TrainOutcome, TrainSpec, train};
-use logit_reg::model::penalty::LogitPenalty;
-use logit_reg::model::{
+use logit_reg_model::penalty::LogitPenalty;
+use logit_reg_model::{
     Backend, LabelSmoothing, LinearClassifierConfig, LogitRegularizedLoss, Precision, Quadratic,
     make_device,
+};
+use logit_reg_train::{
+    EngineName, Objective, OptimizerName, Problem, TrainOutcome, TrainSpec, train,
 };
 
 fn f64_device() -> Device {
@@ -65,15 +64,15 @@ impl Case {
         device: &Device,
         engine: EngineName,
     ) -> (Vec<f64>, Vec<Vec<f64>>, TrainOutcome) {
-        let model = logit_reg::data::SignalPlusNoise {
+        let model = logit_reg_data::SignalPlusNoise {
             d: self.d,
             n: self.n,
             n_test: 10,
             mu_f: 1.0,
             sigma_f: 0.5,
             sigma_n: 1.0,
-            noise: logit_reg::data::Noise::Gaussian,
-            labels: logit_reg::data::LabelScheme::Balanced,
+            noise: logit_reg_data::Noise::Gaussian,
+            labels: logit_reg_data::LabelScheme::Balanced,
         };
         let problem = Problem::binary(&model, 7, device).expect("problem");
         let loss = LogitRegularizedLoss::new(self.penalty.clone(), self.alpha.clone(), device)
@@ -227,54 +226,4 @@ fn fused_results_do_not_depend_on_the_thread_count() {
     let (three, _, _) = case.train(&dev, EngineName::Fused);
     assert_eq!(one, two, "bit-identical on one thread and on two");
     assert_eq!(one, three);
-}
-
-#[test]
-fn auto_picks_the_fused_engine_only_where_it_applies() {
-    let cfg = |sets: &[&str]| {
-        let all: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-        RunConfig::load(None, &all).expect("config")
-    };
-    assert_eq!(resolve_engine(&cfg(&[])), EngineName::Fused);
-    assert_eq!(
-        resolve_engine(&cfg(&["train.optimizer=\"adam\""])),
-        EngineName::Burn
-    );
-    assert_eq!(
-        resolve_engine(&cfg(&[
-            "data.model=\"multiclass\"",
-            "data.d=10",
-            "data.n=30"
-        ])),
-        EngineName::Burn
-    );
-    assert_eq!(
-        resolve_engine(&cfg(&["train.engine=\"burn\""])),
-        EngineName::Burn
-    );
-    // The summary names the engine.
-    let small = [
-        "dtype=\"f64\"",
-        "data.d=10",
-        "data.n=30",
-        "data.n_test=20",
-        "train.steps=20",
-    ];
-    let result = execute(&cfg(&small), false).expect("runs");
-    assert_eq!(result.summary["engine"], "fused");
-    // Asking for the fused engine where it cannot run is a typed error naming the key.
-    let err = RunConfig::load(
-        None,
-        &[
-            "train.engine=\"fused\"".into(),
-            "train.optimizer=\"sgd\"".into(),
-        ],
-    )
-    .and_then(|c| c.validate().map(|_| c))
-    .expect_err("fused sgd is rejected");
-    let text = err.to_string();
-    assert!(
-        text.contains("train.engine") && text.contains("fused"),
-        "{text}"
-    );
 }

@@ -1,0 +1,339 @@
+//! The vectorised kernels of the fused engine and of the exact solvers: register tiles of dot
+//! products and rank-R updates over rows of a row-major matrix, in f32 or f64, through pulp's
+//! runtime SIMD dispatch (AVX2 + FMA where the CPU has it, scalar code otherwise).
+
+use pulp::{Arch, Simd, WithSimd};
+
+/// A float type the fused engine computes in (f32 or f64), with its SIMD register tiles.
+pub trait HostFloat: Copy + Send + Sync + Default + PartialEq + std::fmt::Debug + 'static {
+    /// Rounds an f64 to this type.
+    fn from_f64(v: f64) -> Self;
+    /// Widens to f64.
+    fn to_f64(self) -> f64;
+    /// Dot products of `R` rows with `Q` weight vectors: `out[r][q] = rows[r] · w[q]`.
+    ///
+    /// # Shapes
+    /// - `rows`: R slices of `[d]`; `w`: Q slices of `[d]`; output `[R][Q]`
+    fn dot_tile<S: Simd, const R: usize, const Q: usize>(
+        simd: S,
+        rows: [&[Self]; R],
+        w: [&[Self]; Q],
+    ) -> [[Self; Q]; R];
+    /// Rank-R updates of Q accumulators: `acc[q] += Σ_r c[r][q] · rows[r]`.
+    ///
+    /// # Shapes
+    /// - `rows`: R slices of `[d]`; `c`: `[R][Q]`; `acc`: Q slices of `[d]`
+    fn axpy_tile<S: Simd, const R: usize, const Q: usize>(
+        simd: S,
+        rows: [&[Self]; R],
+        c: [[Self; Q]; R],
+        acc: [&mut [Self]; Q],
+    );
+    /// One sweep over the columns that does the forward dots of the next job and the backward
+    /// update of the previous one: returns `next[r] · w` and does
+    /// `acc += Σ_r c[r] · prev[r]`, with `prev = None` meaning the same rows as `next` (read once).
+    ///
+    /// # Shapes
+    /// - `next`, `prev`: R slices of `[d]`; `w`, `acc`: `[d]`; `c`: `[R]`; output `[R]`
+    fn dot_axpy_tile<S: Simd, const R: usize>(
+        simd: S,
+        next: [&[Self]; R],
+        w: &[Self],
+        prev: Option<[&[Self]; R]>,
+        c: [Self; R],
+        acc: &mut [Self],
+    ) -> [Self; R];
+}
+
+macro_rules! host_float {
+    ($t:ty, $lanes:ident, $as_simd:ident, $as_mut_simd:ident, $splat:ident, $fma:ident, $add:ident, $reduce:ident) => {
+        impl HostFloat for $t {
+            fn from_f64(v: f64) -> Self {
+                v as $t
+            }
+
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+
+            #[inline(always)]
+            fn dot_tile<S: Simd, const R: usize, const Q: usize>(
+                simd: S,
+                rows: [&[Self]; R],
+                w: [&[Self]; Q],
+            ) -> [[Self; Q]; R] {
+                let d = w.first().map_or(0, |v| v.len());
+                let rows = rows.map(|row| S::$as_simd(&row[..d]));
+                let w = w.map(|v| S::$as_simd(&v[..d]));
+                let len = d / (core::mem::size_of::<S::$lanes>() / core::mem::size_of::<$t>());
+                let row_heads = rows.map(|(head, _)| &head[..len]);
+                let w_heads = w.map(|(head, _)| &head[..len]);
+                let mut acc = [[simd.$splat(0.0); Q]; R];
+                // Small tiles have too few accumulators to hide the FMA latency: give them a
+                // second set, over the odd vectors, and add the two at the end.
+                let mut odd = [[simd.$splat(0.0); Q]; R];
+                let pairs = if R * Q <= 4 { len / 2 } else { 0 };
+                for k in (0..pairs).map(|p| 2 * p) {
+                    for (r, head) in row_heads.iter().enumerate() {
+                        let (x0, x1) = (head[k], head[k + 1]);
+                        for (q, wh) in w_heads.iter().enumerate() {
+                            acc[r][q] = simd.$fma(x0, wh[k], acc[r][q]);
+                            odd[r][q] = simd.$fma(x1, wh[k + 1], odd[r][q]);
+                        }
+                    }
+                }
+                for k in 2 * pairs..len {
+                    let wk = w_heads.map(|h| h[k]);
+                    for (r, head) in row_heads.iter().enumerate() {
+                        let x = head[k];
+                        for (q, wq) in wk.iter().enumerate() {
+                            acc[r][q] = simd.$fma(x, *wq, acc[r][q]);
+                        }
+                    }
+                }
+                let mut out = [[0.0; Q]; R];
+                for r in 0..R {
+                    for q in 0..Q {
+                        let tail: $t = rows[r].1.iter().zip(w[q].1).map(|(x, y)| x * y).sum();
+                        let sum = simd.$add(acc[r][q], odd[r][q]);
+                        out[r][q] = simd.$reduce(sum) + tail;
+                    }
+                }
+                out
+            }
+
+            #[inline(always)]
+            fn axpy_tile<S: Simd, const R: usize, const Q: usize>(
+                simd: S,
+                rows: [&[Self]; R],
+                c: [[Self; Q]; R],
+                acc: [&mut [Self]; Q],
+            ) {
+                let d = rows.first().map_or(0, |v| v.len());
+                let rows = rows.map(|row| S::$as_simd(&row[..d]));
+                let len = d / (core::mem::size_of::<S::$lanes>() / core::mem::size_of::<$t>());
+                let row_heads = rows.map(|(head, _)| &head[..len]);
+                let cv = c.map(|cr| cr.map(|v| simd.$splat(v)));
+                let mut acc = acc.map(|a| S::$as_mut_simd(&mut a[..d]));
+                for (q, (head, tail)) in acc.iter_mut().enumerate() {
+                    let head = &mut head[..len];
+                    for (k, out) in head.iter_mut().enumerate() {
+                        let mut sum = *out;
+                        for (r, row) in row_heads.iter().enumerate() {
+                            sum = simd.$fma(row[k], cv[r][q], sum);
+                        }
+                        *out = sum;
+                    }
+                    for (j, out) in tail.iter_mut().enumerate() {
+                        for r in 0..R {
+                            *out += c[r][q] * rows[r].1[j];
+                        }
+                    }
+                }
+            }
+
+            #[inline(always)]
+            fn dot_axpy_tile<S: Simd, const R: usize>(
+                simd: S,
+                next: [&[Self]; R],
+                w: &[Self],
+                prev: Option<[&[Self]; R]>,
+                c: [Self; R],
+                acc: &mut [Self],
+            ) -> [Self; R] {
+                let d = w.len();
+                let lanes = core::mem::size_of::<S::$lanes>() / core::mem::size_of::<$t>();
+                let len = d / lanes;
+                let next = next.map(|row| S::$as_simd(&row[..d]));
+                let next_heads = next.map(|(head, _)| &head[..len]);
+                let (w_head, w_tail) = S::$as_simd(w);
+                let w_head = &w_head[..len];
+                let (acc_head, acc_tail) = S::$as_mut_simd(&mut acc[..d]);
+                let acc_head = &mut acc_head[..len];
+                let cv = c.map(|v| simd.$splat(v));
+                let mut dots = [simd.$splat(0.0); R];
+                let mut out = [0.0; R];
+                match prev {
+                    None => {
+                        for k in 0..len {
+                            let wk = w_head[k];
+                            let mut sum = acc_head[k];
+                            for r in 0..R {
+                                let x = next_heads[r][k];
+                                dots[r] = simd.$fma(x, wk, dots[r]);
+                                sum = simd.$fma(x, cv[r], sum);
+                            }
+                            acc_head[k] = sum;
+                        }
+                        for (j, a) in acc_tail.iter_mut().enumerate() {
+                            for r in 0..R {
+                                *a += c[r] * next[r].1[j];
+                            }
+                        }
+                    }
+                    Some(prev) => {
+                        let prev = prev.map(|row| S::$as_simd(&row[..d]));
+                        let prev_heads = prev.map(|(head, _)| &head[..len]);
+                        for k in 0..len {
+                            let wk = w_head[k];
+                            let mut sum = acc_head[k];
+                            for r in 0..R {
+                                dots[r] = simd.$fma(next_heads[r][k], wk, dots[r]);
+                                sum = simd.$fma(prev_heads[r][k], cv[r], sum);
+                            }
+                            acc_head[k] = sum;
+                        }
+                        for (j, a) in acc_tail.iter_mut().enumerate() {
+                            for r in 0..R {
+                                *a += c[r] * prev[r].1[j];
+                            }
+                        }
+                    }
+                }
+                for r in 0..R {
+                    let tail: $t = next[r].1.iter().zip(w_tail).map(|(x, y)| x * y).sum();
+                    out[r] = simd.$reduce(dots[r]) + tail;
+                }
+                out
+            }
+        }
+    };
+}
+
+host_float!(
+    f32,
+    f32s,
+    as_simd_f32s,
+    as_mut_simd_f32s,
+    splat_f32s,
+    mul_add_e_f32s,
+    add_f32s,
+    reduce_sum_f32s
+);
+host_float!(
+    f64,
+    f64s,
+    as_simd_f64s,
+    as_mut_simd_f64s,
+    splat_f64s,
+    mul_add_e_f64s,
+    add_f64s,
+    reduce_sum_f64s
+);
+
+/// Rows `r0..r0 + R` of a row-major `[·, d]` matrix.
+#[inline(always)]
+pub(crate) fn tile_rows<T, const R: usize>(rows: &[T], d: usize, r0: usize) -> [&[T]; R] {
+    std::array::from_fn(|r| &rows[(r0 + r) * d..(r0 + r + 1) * d])
+}
+
+/// `out_i = a_iᵀ v` for every row of the row-major `[n, d]` matrix `a`, vectorised (tiles of
+/// four rows). Used by the exact solvers' products.
+///
+/// # Shapes
+/// - `a`: `[n·d]`, `v`: `[d]`, `out`: `[n]`
+pub fn rows_dot<T: HostFloat>(a: &[T], d: usize, v: &[T], out: &mut [T]) {
+    if d == 0 {
+        out.iter_mut().for_each(|o| *o = T::default());
+        return;
+    }
+    let rows: Vec<&[T]> = a.chunks_exact(d).take(out.len()).collect();
+    prefix_dots(&rows, &v[..d], out);
+}
+
+/// `out_r = rows_r[..k] · w` with `k = w.len()`: dot products of the first k entries of each
+/// row with w, vectorised (tiles of four rows share each load of w). The rows may be longer
+/// than w, and need not be adjacent in memory; the exact solvers' Gram matrix and Cholesky
+/// factorisation use this.
+///
+/// # Shapes
+/// - `rows`: n slices of length ≥ k; `w`: `[k]`; `out`: `[n]`
+pub fn prefix_dots<T: HostFloat>(rows: &[&[T]], w: &[T], out: &mut [T]) {
+    struct PrefixDots<'a, T> {
+        rows: &'a [&'a [T]],
+        w: &'a [T],
+        out: &'a mut [T],
+    }
+    impl<T: HostFloat> WithSimd for PrefixDots<'_, T> {
+        type Output = ();
+        #[inline(always)]
+        fn with_simd<S: Simd>(self, simd: S) {
+            let mut tiles = self.rows.chunks_exact(4);
+            let mut outs = self.out.chunks_exact_mut(4);
+            for (tile, out) in (&mut tiles).zip(&mut outs) {
+                let rows: [&[T]; 4] = std::array::from_fn(|r| tile[r]);
+                let t = T::dot_tile::<S, 4, 1>(simd, rows, [self.w]);
+                for (o, [value]) in out.iter_mut().zip(t) {
+                    *o = value;
+                }
+            }
+            for (row, o) in tiles.remainder().iter().zip(outs.into_remainder()) {
+                let [[value]] = T::dot_tile::<S, 1, 1>(simd, [*row], [self.w]);
+                *o = value;
+            }
+        }
+    }
+    assert_eq!(rows.len(), out.len(), "prefix_dots: one output per row");
+    if w.is_empty() {
+        out.iter_mut().for_each(|o| *o = T::default());
+        return;
+    }
+    Arch::new().dispatch(PrefixDots { rows, w, out });
+}
+
+/// `acc += Σ_i u_i a_i` over the rows of the row-major `[n, d]` matrix `a`, vectorised (tiles
+/// of four rows). Used by the exact solvers' products.
+///
+/// # Shapes
+/// - `a`: `[n·d]`, `u`: `[n]`, `acc`: `[d]`
+pub fn rows_axpy<T: HostFloat>(a: &[T], d: usize, u: &[T], acc: &mut [T]) {
+    struct RowsAxpy<'a, T> {
+        a: &'a [T],
+        d: usize,
+        u: &'a [T],
+        acc: &'a mut [T],
+    }
+    impl<T: HostFloat> WithSimd for RowsAxpy<'_, T> {
+        type Output = ();
+        #[inline(always)]
+        fn with_simd<S: Simd>(self, simd: S) {
+            let d = self.d;
+            let n = self.u.len();
+            let full = n / 4 * 4;
+            for r0 in (0..full).step_by(4) {
+                let c: [[T; 1]; 4] = std::array::from_fn(|r| [self.u[r0 + r]]);
+                T::axpy_tile::<S, 4, 1>(simd, tile_rows(self.a, d, r0), c, [&mut *self.acc]);
+            }
+            for r in full..n {
+                let c = [[self.u[r]]];
+                T::axpy_tile::<S, 1, 1>(simd, tile_rows(self.a, d, r), c, [&mut *self.acc]);
+            }
+        }
+    }
+    if d == 0 {
+        return;
+    }
+    Arch::new().dispatch(RowsAxpy { a, d, u, acc });
+}
+
+/// `out += v`.
+pub(crate) fn sum_into<T: HostFloat>(out: &mut [T], v: &[T]) {
+    sum_scaled_into(out, v, T::from_f64(1.0));
+}
+
+/// `out += c·v`, vectorised.
+pub(crate) fn sum_scaled_into<T: HostFloat>(out: &mut [T], v: &[T], c: T) {
+    struct Axpy<'a, T> {
+        out: &'a mut [T],
+        v: &'a [T],
+        c: T,
+    }
+    impl<T: HostFloat> WithSimd for Axpy<'_, T> {
+        type Output = ();
+        #[inline(always)]
+        fn with_simd<S: Simd>(self, simd: S) {
+            T::axpy_tile::<S, 1, 1>(simd, [self.v], [[self.c]], [self.out]);
+        }
+    }
+    Arch::new().dispatch(Axpy { out, v, c });
+}

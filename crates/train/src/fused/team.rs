@@ -1,0 +1,255 @@
+//! The fused engine's thread team: the rows split into parts fixed by the shape, and the team
+//! of threads (the caller and workers that live as long as the engine) that computes the parts'
+//! gradients in each step. The parts are summed in part order by the caller, so results do not
+//! depend on the number of threads.
+
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use pulp::{Arch, Simd, WithSimd};
+
+use super::gd::{PointwiseMarginLoss, SUSPECT_MARGIN};
+use super::kernels::{HostFloat, tile_rows};
+
+/// Most parts the rows are split into (and so most threads used).
+pub(crate) const MAX_PARTS: usize = 8;
+/// Fewest matrix entries per part: below this a thread costs more than it saves.
+const MIN_PART_ENTRIES: usize = 1 << 17;
+
+/// The row ranges of the parts for an `[n, d]` matrix: at most [`MAX_PARTS`], each with at
+/// least [`MIN_PART_ENTRIES`] entries where possible; a function of (n, d) only.
+pub(crate) fn part_ranges(n: usize, d: usize) -> Vec<Range<usize>> {
+    let parts = (n * d / MIN_PART_ENTRIES).clamp(1, MAX_PARTS).min(n.max(1));
+    let per = n.div_ceil(parts).max(1);
+    (0..n)
+        .step_by(per)
+        .map(|start| start..(start + per).min(n))
+        .collect()
+}
+
+/// One part's share of a step: its rows' contribution to every run's gradient, and which
+/// runs saw a suspect margin (see [`SUSPECT_MARGIN`]).
+pub(crate) struct PartGradient<'a, T> {
+    pub(crate) rows: &'a [T],
+    pub(crate) d: usize,
+    pub(crate) weights: &'a [T],
+    pub(crate) loss: &'a PointwiseMarginLoss,
+    pub(crate) data_scale: f64,
+    pub(crate) grad: &'a mut [T],
+    pub(crate) suspect: &'a mut [bool],
+}
+
+impl<T: HostFloat> PartGradient<'_, T> {
+    /// The pipelined jobs over the first `n / R · R` rows (see `with_simd`); returns that count.
+    #[inline(always)]
+    fn pipeline<S: Simd, const R: usize>(&mut self, simd: S, n: usize, runs: usize) -> usize {
+        let d = self.d;
+        let (all_rows, weights) = (self.rows, self.weights);
+        let full = n / R * R;
+        let mut pending: Option<(usize, usize, [T; R])> = None;
+        for r0 in (0..full).step_by(R) {
+            let rows = tile_rows::<T, R>(all_rows, d, r0);
+            for m in 0..runs {
+                let w = &weights[m * d..(m + 1) * d];
+                let t = match pending {
+                    None => T::dot_tile::<S, R, 1>(simd, rows, [w]).map(|[v]| v),
+                    Some((prev_r0, prev_m, c)) => {
+                        let prev = (prev_r0 != r0).then(|| tile_rows::<T, R>(all_rows, d, prev_r0));
+                        let acc = &mut self.grad[prev_m * d..(prev_m + 1) * d];
+                        T::dot_axpy_tile::<S, R>(simd, rows, w, prev, c, acc)
+                    }
+                };
+                pending = Some((r0, m, self.derivative_weights(m, t)));
+            }
+        }
+        if let Some((prev_r0, prev_m, c)) = pending {
+            let rows = tile_rows::<T, R>(all_rows, d, prev_r0);
+            let acc = &mut self.grad[prev_m * d..(prev_m + 1) * d];
+            T::axpy_tile::<S, R, 1>(simd, rows, c.map(|v| [v]), [acc]);
+        }
+        full
+    }
+
+    /// `c_r = scale · ℓ′_m(t_r)` for the margins `t` of run m, flagging suspect margins.
+    #[inline(always)]
+    fn derivative_weights<const R: usize>(&mut self, m: usize, t: [T; R]) -> [T; R] {
+        t.map(|v| {
+            let v = v.to_f64();
+            if v.is_nan() || v.abs() > SUSPECT_MARGIN {
+                self.suspect[m] = true;
+            }
+            T::from_f64(self.data_scale * self.loss.derivative(m, v))
+        })
+    }
+
+    /// Rows `r0..r0 + R` against runs `m0..m0 + Q`: forward, derivatives, backward.
+    #[inline(always)]
+    fn tile<S: Simd, const R: usize, const Q: usize>(&mut self, simd: S, r0: usize, m0: usize) {
+        let d = self.d;
+        let rows = tile_rows::<T, R>(self.rows, d, r0);
+        let w = tile_rows::<T, Q>(self.weights, d, m0);
+        let t = T::dot_tile(simd, rows, w);
+        let mut c = [[T::default(); Q]; R];
+        for q in 0..Q {
+            let column = self.derivative_weights(m0 + q, t.map(|row| row[q]));
+            for r in 0..R {
+                c[r][q] = column[r];
+            }
+        }
+        let block = &mut self.grad[m0 * d..(m0 + Q) * d];
+        let mut chunks = block.chunks_exact_mut(d.max(1));
+        let acc: [&mut [T]; Q] = std::array::from_fn(|_| chunks.next().unwrap_or_default());
+        T::axpy_tile(simd, rows, c, acc);
+    }
+}
+
+impl<T: HostFloat> WithSimd for PartGradient<'_, T> {
+    type Output = ();
+
+    /// The jobs (a tile of four rows, a run) run in order, pipelined: one sweep over the
+    /// columns does the forward dots of a job and the backward update of the job before it, so
+    /// each sweep reads one tile from the cache while the next comes in from memory (one run),
+    /// or reads the tile once for both (several runs). The last rows (fewer than four) follow
+    /// unpipelined, one run at a time.
+    #[inline(always)]
+    fn with_simd<S: Simd>(mut self, simd: S) {
+        self.grad.iter_mut().for_each(|g| *g = T::default());
+        self.suspect.iter_mut().for_each(|f| *f = false);
+        let d = self.d;
+        if d == 0 {
+            return;
+        }
+        let n = self.rows.len() / d;
+        let runs = self.weights.len() / d;
+        let full = self.pipeline::<S, 4>(simd, n, runs);
+        for r0 in full..n {
+            for m in 0..runs {
+                self.tile::<S, 1, 1>(simd, r0, m);
+            }
+        }
+    }
+}
+
+/// One part's objective terms: `Σ_i ℓ_m(a_iᵀ s_m)` over its rows, per run, in f64.
+pub(crate) struct PartObjective<'a, T> {
+    pub(crate) rows: &'a [T],
+    pub(crate) d: usize,
+    pub(crate) weights: &'a [T],
+    pub(crate) loss: &'a PointwiseMarginLoss,
+}
+
+impl<T: HostFloat> WithSimd for PartObjective<'_, T> {
+    type Output = Vec<f64>;
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) -> Vec<f64> {
+        let d = self.d.max(1);
+        let runs = self.weights.len() / d;
+        let mut sums = vec![0.0; runs];
+        for row in self.rows.chunks_exact(d) {
+            for (m, sum) in sums.iter_mut().enumerate() {
+                let t = T::dot_tile::<S, 1, 1>(simd, [row], [&self.weights[m * d..(m + 1) * d]]);
+                *sum += self.loss.value(m, t[0][0].to_f64());
+            }
+        }
+        sums
+    }
+}
+
+/// One part's gradient accumulator and flags.
+#[derive(Debug)]
+pub(crate) struct PartState<T> {
+    pub(crate) grad: Vec<T>,
+    pub(crate) suspect: Vec<bool>,
+}
+
+/// What the engine's threads share: the data, the weights, each part's accumulator, and the
+/// signals of the step protocol.
+#[derive(Debug)]
+pub(crate) struct Shared<T> {
+    pub(crate) a: Vec<T>,
+    pub(crate) d: usize,
+    pub(crate) weights: RwLock<Vec<T>>,
+    pub(crate) parts: Vec<Range<usize>>,
+    pub(crate) states: Vec<Mutex<PartState<T>>>,
+    pub(crate) loss: PointwiseMarginLoss,
+    pub(crate) data_scale: f64,
+    /// Members of the team: the calling thread and the workers.
+    pub(crate) members: usize,
+    /// Bumped by the calling thread to start a step.
+    pub(crate) generation: AtomicU64,
+    /// Workers that finished the current step.
+    pub(crate) finished: AtomicUsize,
+    /// Set when the engine is dropped.
+    pub(crate) stop: AtomicBool,
+}
+
+/// How long a thread spins waiting for the others before it parks (the steps of the study
+/// are 0.05–20 ms apart, so a spinning worker usually catches the next one).
+pub(crate) const SPIN_FOR: Duration = Duration::from_micros(300);
+
+pub(crate) fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+pub(crate) fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl<T: HostFloat> Shared<T> {
+    /// Member `member`'s share of a step: parts `member`, `member + members`, …
+    pub(crate) fn run_share(&self, member: usize) {
+        let d = self.d;
+        let weights = read(&self.weights);
+        for p in (member..self.parts.len()).step_by(self.members) {
+            let mut state = lock(&self.states[p]);
+            let PartState { grad, suspect } = &mut *state;
+            let range = &self.parts[p];
+            Arch::new().dispatch(PartGradient {
+                rows: &self.a[range.start * d..range.end * d],
+                d,
+                weights: &weights,
+                loss: &self.loss,
+                data_scale: self.data_scale,
+                grad,
+                suspect,
+            });
+        }
+    }
+
+    /// A worker: waits for each new generation, does its share, reports, until stopped.
+    /// Generation 0 is the one before the first step (read at spawn time, it could already
+    /// be 1 and the worker would miss that step).
+    pub(crate) fn work(&self, member: usize) {
+        let mut seen = 0;
+        loop {
+            let waiting = Instant::now();
+            loop {
+                if self.stop.load(Ordering::Acquire) {
+                    return;
+                }
+                let now = self.generation.load(Ordering::Acquire);
+                if now != seen {
+                    seen = now;
+                    break;
+                }
+                if waiting.elapsed() < SPIN_FOR {
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::park_timeout(Duration::from_millis(1));
+                }
+            }
+            self.run_share(member);
+            self.finished.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+}

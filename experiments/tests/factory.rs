@@ -1,0 +1,55 @@
+//! The factory: which engine a config gets, and the errors where the asked-for engine cannot
+//! run.
+
+use experiments::config::{EngineName, RunConfig};
+use experiments::run::{execute, resolve_engine};
+
+#[test]
+fn auto_picks_the_fused_engine_only_where_it_applies() {
+    let cfg = |sets: &[&str]| {
+        let all: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        RunConfig::load(None, &all).expect("config")
+    };
+    assert_eq!(resolve_engine(&cfg(&[])), EngineName::Fused);
+    assert_eq!(
+        resolve_engine(&cfg(&["train.optimizer=\"adam\""])),
+        EngineName::Burn
+    );
+    assert_eq!(
+        resolve_engine(&cfg(&[
+            "data.model=\"multiclass\"",
+            "data.d=10",
+            "data.n=30"
+        ])),
+        EngineName::Burn
+    );
+    assert_eq!(
+        resolve_engine(&cfg(&["train.engine=\"burn\""])),
+        EngineName::Burn
+    );
+    // The summary names the engine.
+    let small = [
+        "dtype=\"f64\"",
+        "data.d=10",
+        "data.n=30",
+        "data.n_test=20",
+        "train.steps=20",
+    ];
+    let result = execute(&cfg(&small), false).expect("runs");
+    assert_eq!(result.summary["engine"], "fused");
+    // Asking for the fused engine where it cannot run is a typed error naming the key.
+    let err = RunConfig::load(
+        None,
+        &[
+            "train.engine=\"fused\"".into(),
+            "train.optimizer=\"sgd\"".into(),
+        ],
+    )
+    .and_then(|c| c.validate().map(|_| c))
+    .expect_err("fused sgd is rejected");
+    let text = err.to_string();
+    assert!(
+        text.contains("train.engine") && text.contains("fused"),
+        "{text}"
+    );
+}
