@@ -132,10 +132,7 @@ pub fn train<M: LogitModel>(
     let mut order: Vec<usize> = (0..problem.n).collect();
     let mut cursor = problem.n;
 
-    let mut diverged: Vec<Option<(u64, f64)>> = vec![None; runs];
-    let mut gradient_norms = None;
-    let mut converged = false;
-    let mut step = 0;
+    let mut state = LoopState::new(runs);
     loop {
         let rows = match spec.optimizer {
             OptimizerName::Sgd => {
@@ -157,21 +154,10 @@ pub fn train<M: LogitModel>(
         };
         let out = objective.evaluate(&model, problem, rows.as_ref())?;
         let values = to_f64_vec(out.mean.clone());
-        for (run, &v) in values.iter().enumerate() {
-            if !v.is_finite() && diverged[run].is_none() {
-                diverged[run] = Some((step, v));
-            }
-        }
-        let done = step >= spec.steps || converged || diverged.iter().all(Option::is_some);
-        if log_step(step) || done {
-            let div: Vec<Option<u64>> = diverged.iter().map(|d| d.map(|(s, _)| s)).collect();
-            observe(&StepView {
-                step,
-                model: &model,
-                objective: &values,
-                diverged: &div,
-                last: done,
-            });
+        state.record(&values);
+        let done = state.done(spec.steps);
+        if log_step(state.step) || done {
+            observe(&state.view(&model, &values, done));
         }
         if done {
             break;
@@ -194,24 +180,14 @@ pub fn train<M: LogitModel>(
                     }
                 })
                 .collect();
-            converged = unscaled.iter().all(|&g| g <= spec.grad_tol);
-            gradient_norms = Some(unscaled);
+            state.gradient_norms(unscaled, spec.grad_tol);
         }
-        if !converged {
+        if !state.converged {
             model = optimizer.step(lr_max, model, grads);
-            step += 1;
+            state.step += 1;
         }
     }
-    Ok((
-        model,
-        TrainOutcome {
-            steps: step,
-            converged,
-            diverged,
-            gradient_norms,
-            engine: EngineName::Burn,
-        },
-    ))
+    Ok((model, state.outcome(EngineName::Burn)))
 }
 
 /// What the fused engine starts from.
@@ -274,11 +250,7 @@ fn train_fused<M: LogitModel, T: HostFloat>(
     mut log_step: impl FnMut(u64) -> bool,
     mut observe: impl FnMut(&StepView<'_, M>),
 ) -> Result<(M, TrainOutcome), TrainError> {
-    let runs = engine.runs();
-    let mut diverged: Vec<Option<(u64, f64)>> = vec![None; runs];
-    let mut gradient_norms = None;
-    let mut converged = false;
-    let mut step = 0;
+    let mut state = LoopState::new(engine.runs());
     let rebuild = |model: &M, weights: &[f64]| {
         as_linear(model)
             .and_then(|linear| into_model::<M>(linear.with_weights(weights)))
@@ -295,51 +267,91 @@ fn train_fused<M: LogitModel, T: HostFloat>(
         let fresh = engine
             .suspect()
             .iter()
-            .zip(&diverged)
+            .zip(&state.diverged)
             .any(|(flag, d)| *flag && d.is_none());
         if fresh {
-            let objective = engine.objective();
-            for (run, value) in objective.into_iter().enumerate() {
-                if !value.is_finite() && diverged[run].is_none() {
-                    diverged[run] = Some((step, value));
-                }
-            }
+            state.record(&engine.objective());
         }
-        let done = step >= spec.steps || converged || diverged.iter().all(Option::is_some);
-        if log_step(step) || done {
+        let done = state.done(spec.steps);
+        if log_step(state.step) || done {
             let objective = engine.objective();
             let current = rebuild(&model, &engine.weights())?;
-            let div: Vec<Option<u64>> = diverged.iter().map(|d| d.map(|(s, _)| s)).collect();
-            observe(&StepView {
-                step,
-                model: &current,
-                objective: &objective,
-                diverged: &div,
-                last: done,
-            });
+            observe(&state.view(&current, &objective, done));
             if done {
                 model = current;
                 break;
             }
         }
         if spec.grad_tol > 0.0 {
-            let norms = engine.gradient_norms();
-            converged = norms.iter().all(|&g| g <= spec.grad_tol);
-            gradient_norms = Some(norms);
+            state.gradient_norms(engine.gradient_norms(), spec.grad_tol);
         }
-        if !converged {
+        if !state.converged {
             engine.update();
-            step += 1;
+            state.step += 1;
         }
     }
-    Ok((
-        model,
+    Ok((model, state.outcome(EngineName::Fused)))
+}
+
+/// What both step loops track: the step, divergence per run, and convergence.
+struct LoopState {
+    step: u64,
+    converged: bool,
+    diverged: Vec<Option<(u64, f64)>>,
+    diverged_steps: Vec<Option<u64>>,
+    gradient_norms: Option<Vec<f64>>,
+}
+
+impl LoopState {
+    fn new(runs: usize) -> Self {
+        Self {
+            step: 0,
+            converged: false,
+            diverged: vec![None; runs],
+            diverged_steps: vec![None; runs],
+            gradient_norms: None,
+        }
+    }
+
+    /// Marks every run whose objective is non-finite now as diverged at this step (once).
+    fn record(&mut self, objective: &[f64]) {
+        for (run, &value) in objective.iter().enumerate() {
+            if !value.is_finite() && self.diverged[run].is_none() {
+                self.diverged[run] = Some((self.step, value));
+                self.diverged_steps[run] = Some(self.step);
+            }
+        }
+    }
+
+    /// Whether the loop ends here: the step limit, convergence, or every run diverged.
+    fn done(&self, steps: u64) -> bool {
+        self.step >= steps || self.converged || self.diverged.iter().all(Option::is_some)
+    }
+
+    /// The gradient norms of this step, and whether all meet `tol`.
+    fn gradient_norms(&mut self, norms: Vec<f64>, tol: f64) {
+        self.converged = norms.iter().all(|&g| g <= tol);
+        self.gradient_norms = Some(norms);
+    }
+
+    /// What the observer sees now.
+    fn view<'a, M>(&'a self, model: &'a M, objective: &'a [f64], last: bool) -> StepView<'a, M> {
+        StepView {
+            step: self.step,
+            model,
+            objective,
+            diverged: &self.diverged_steps,
+            last,
+        }
+    }
+
+    fn outcome(self, engine: EngineName) -> TrainOutcome {
         TrainOutcome {
-            steps: step,
-            converged,
-            diverged,
-            gradient_norms,
-            engine: EngineName::Fused,
-        },
-    ))
+            steps: self.step,
+            converged: self.converged,
+            diverged: self.diverged,
+            gradient_norms: self.gradient_norms,
+            engine,
+        }
+    }
 }

@@ -163,6 +163,17 @@ pub struct Analysis {
 }
 
 /// The parts of a figure by name.
+impl Analysis {
+    /// An empty analysis whose figure has `columns` panels per row.
+    pub fn with_columns(columns: usize) -> Self {
+        Self {
+            columns,
+            ..Default::default()
+        }
+    }
+}
+
+/// The parts of a figure by name.
 pub type Parts = BTreeMap<String, PartData>;
 
 pub(super) fn part_data<'a>(parts: &'a Parts, name: &str) -> Result<&'a PartData, ExperimentError> {

@@ -18,42 +18,50 @@ pub(super) const FIGURE: Figure = Figure {
     analyse,
 };
 
+/// α of the two runs of figure 1.
+const ALPHAS: [f64; 2] = [0.0, 0.2];
+
 /// The sweeps of figure 1 at `scale`.
 fn parts(scale: Scale) -> Result<Vec<Part>, ExperimentError> {
-    let s = size(scale);
-    let paper = scale == Scale::Paper;
-    let n = s.n;
-    let d07 = d_of(1400, &s);
-    let steps = |paper_steps: u64, quick_steps: u64| if paper { paper_steps } else { quick_steps };
-    let seed_list = seeds(s.seeds);
-    let t = steps(20_000, 5_000);
+    clustering_parts(scale, 0.5, 60, &ALPHAS)
+}
+
+/// The sweep of the clustering figures (1, and 4 without feature noise): d/N = 0.7, σ_n = 1,
+/// the quadratic penalty at each α, histograms at 1 %, 10 % and 100 % of the steps.
+pub(super) fn clustering_parts(
+    scale: Scale,
+    sigma_f: f64,
+    log_points: usize,
+    alphas: &[f64],
+) -> Result<Vec<Part>, ExperimentError> {
+    let s = Size::of(scale);
+    let (n, d07, seed_list) = s.standard();
+    let t = s.steps(20_000, 5_000);
     Ok(vec![part(
         "main",
         format!(
-            "[base]\ndata = {{ d = {d07}, n = {n}, sigma_f = 0.5, sigma_n = 1.0 }}\n\
+            "[base]\ndata = {{ d = {d07}, n = {n}, sigma_f = {sigma_f:?}, sigma_n = 1.0 }}\n\
              loss = {{ penalty = \"quadratic\" }}\n\
-             train = {{ steps = {t}, log_points = 60, histogram_steps = [{}, {}, {t}] }}\n\
-             [grid]\nseed = {seed_list}\n\"loss.alpha\" = [0.0, 0.2]\n",
+             train = {{ steps = {t}, log_points = {log_points}, histogram_steps = [{}, {}, {t}] }}\n\
+             [grid]\nseed = {seed_list}\n\"loss.alpha\" = {}\n",
             t / 100,
-            t / 10
+            t / 10,
+            list(alphas)
         ),
     )?])
 }
 
 fn analyse(parts: &Parts) -> Result<Analysis, ExperimentError> {
     let p = part_data(parts, "main")?;
-    let mut a = Analysis {
-        columns: 3,
-        ..Default::default()
-    };
+    let mut a = Analysis::with_columns(3);
     let steps = p
         .records
         .first()
         .map(|r| r.num("steps"))
         .unwrap_or(f64::NAN);
     let hist_steps = [steps / 100.0, steps / 10.0, steps].map(f64::round);
-    let z = z_star_quadratic(0.2);
-    for alpha in [0.0, 0.2] {
+    let z = z_star_quadratic(ALPHAS[1]);
+    for alpha in ALPHAS {
         let seed0 = p.select(&[("loss.alpha", alpha), ("seed", 0.0)]);
         let rows = match seed0.first() {
             Some(r) => p.histograms(r)?,
@@ -61,14 +69,15 @@ fn analyse(parts: &Parts) -> Result<Analysis, ExperimentError> {
         };
         for step in hist_steps {
             let mut panel = Panel {
-                title: format!("α = {alpha}, step {step}"),
-                x_label: "signed logit y·z".into(),
-                y_label: "density".into(),
                 series: vec![
                     histogram_series(&rows, step, "train", "train", 0),
                     histogram_series(&rows, step, "test", "test", 1),
                 ],
-                ..Default::default()
+                ..Panel::new(
+                    format!("α = {alpha}, step {step}"),
+                    "signed logit y·z",
+                    "density",
+                )
             };
             if alpha > 0.0 {
                 panel.vlines.push((z, format!("z* = {}", num(z)), 7));
@@ -86,7 +95,7 @@ fn analyse(parts: &Parts) -> Result<Analysis, ExperimentError> {
         "test std",
     ]);
     let mut summary = BTreeMap::new();
-    for alpha in [0.0, 0.2] {
+    for alpha in ALPHAS {
         let runs = p.select(&[("loss.alpha", alpha)]);
         let mut middle = Vec::new();
         for r in &runs {

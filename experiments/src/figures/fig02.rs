@@ -21,11 +21,10 @@ pub(super) const FIGURE: Figure = Figure {
 
 /// The sweeps of figure 2 at `scale`.
 fn parts(scale: Scale) -> Result<Vec<Part>, ExperimentError> {
-    let s = size(scale);
-    let paper = scale == Scale::Paper;
-    let seed_list = seeds(s.seeds);
-    let (n2, d2) = if paper { (1500, 1000) } else { (300, 200) };
-    let (adam_lr, adam_steps, gd_steps) = if paper {
+    let s = Size::of(scale);
+    let seed_list = s.seed_list();
+    let (n2, d2) = if s.paper { (1500, 1000) } else { (300, 200) };
+    let (adam_lr, adam_steps, gd_steps) = if s.paper {
         (1e-3, 10_000, 10_000)
     } else {
         (1e-2, 3_000, 5_000)
@@ -57,30 +56,14 @@ fn parts(scale: Scale) -> Result<Vec<Part>, ExperimentError> {
 fn analyse(parts: &Parts) -> Result<Analysis, ExperimentError> {
     let gd = part_data(parts, "unregularised")?;
     let reg = part_data(parts, "regularised")?;
-    let mut a = Analysis {
-        columns: 2,
-        ..Default::default()
-    };
+    let mut a = Analysis::with_columns(2);
     let alphas = distinct(&reg.records, "loss.alpha");
     let (x0, x1) = (
         alphas.first().copied().unwrap_or(0.01),
         alphas.last().copied().unwrap_or(0.8),
     );
-    let mut cos_panel = Panel {
-        title: "direction: cos(S, e₁)".into(),
-        x_label: "α".into(),
-        y_label: "cos(S, e₁)".into(),
-        log_x: true,
-        ..Default::default()
-    };
-    let mut norm_panel = Panel {
-        title: "norm ‖S‖".into(),
-        x_label: "α".into(),
-        y_label: "‖S‖".into(),
-        log_x: true,
-        log_y: true,
-        ..Default::default()
-    };
+    let mut cos_panel = Panel::new("direction: cos(S, e₁)", "α", "cos(S, e₁)").with_log_x();
+    let mut norm_panel = Panel::new("norm ‖S‖", "α", "‖S‖").with_log_x().with_log_y();
     a.header = strings([
         "ν",
         "cos(S,e₁) α=0 (GD)",

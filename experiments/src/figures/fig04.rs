@@ -18,32 +18,18 @@ pub(super) const FIGURE: Figure = Figure {
     analyse,
 };
 
-/// The sweeps of figure 4 at `scale`.
+/// α of figure 4's run.
+const ALPHA: f64 = 0.2;
+
+/// The sweeps of figure 4 at `scale`: figure 1's sweep with σ_f = 0.
 fn parts(scale: Scale) -> Result<Vec<Part>, ExperimentError> {
-    let s = size(scale);
-    let paper = scale == Scale::Paper;
-    let n = s.n;
-    let d07 = d_of(1400, &s);
-    let steps = |paper_steps: u64, quick_steps: u64| if paper { paper_steps } else { quick_steps };
-    let seed_list = seeds(s.seeds);
-    let t = steps(20_000, 5_000);
-    Ok(vec![part(
-        "main",
-        format!(
-            "[base]\ndata = {{ d = {d07}, n = {n}, sigma_f = 0.0, sigma_n = 1.0 }}\n\
-             loss = {{ penalty = \"quadratic\" }}\n\
-             train = {{ steps = {t}, log_points = 80, histogram_steps = [{}, {}, {t}] }}\n\
-             [grid]\nseed = {seed_list}\n\"loss.alpha\" = [0.2]\n",
-            t / 100,
-            t / 10
-        ),
-    )?])
+    super::fig01::clustering_parts(scale, 0.0, 80, &[ALPHA])
 }
 
 fn analyse(parts: &Parts) -> Result<Analysis, ExperimentError> {
     let p = part_data(parts, "main")?;
     let runs = p.select(&[]);
-    let target = quadratic_target(0.2).map_err(ExperimentError::model)?;
+    let target = quadratic_target(ALPHA).map_err(ExperimentError::model)?;
     let (z, floor) = (target.z_star, target.loss_floor);
     let metrics = run_metrics(p, &runs)?;
     let loss = trajectory(&metrics, "train_loss");
@@ -56,16 +42,8 @@ fn analyse(parts: &Parts) -> Result<Analysis, ExperimentError> {
         None => Vec::new(),
     };
     let steps = runs.first().map(|r| r.num("steps")).unwrap_or(f64::NAN);
-    let mut a = Analysis {
-        columns: 2,
-        ..Default::default()
-    };
+    let mut a = Analysis::with_columns(2);
     a.panels.push(Panel {
-        title: "training loss".into(),
-        x_label: "step".into(),
-        y_label: "train loss".into(),
-        log_x: true,
-        log_y: true,
         series: vec![
             Series::new(
                 "measured",
@@ -75,13 +53,11 @@ fn analyse(parts: &Parts) -> Result<Analysis, ExperimentError> {
             ),
             horizontal(&format!("floor ℓ(z*) = {}", num(floor)), floor, x0, x1, 7),
         ],
-        ..Default::default()
+        ..Panel::new("training loss", "step", "train loss")
+            .with_log_x()
+            .with_log_y()
     });
     a.panels.push(Panel {
-        title: "accuracy".into(),
-        x_label: "step".into(),
-        y_label: "accuracy".into(),
-        log_x: true,
         series: vec![
             Series::new(
                 "train",
@@ -96,13 +72,9 @@ fn analyse(parts: &Parts) -> Result<Analysis, ExperimentError> {
                 log_trajectory(&metrics, "test_accuracy"),
             ),
         ],
-        ..Default::default()
+        ..Panel::new("accuracy", "step", "accuracy").with_log_x()
     });
     a.panels.push(Panel {
-        title: "train logits: mean and std".into(),
-        x_label: "step".into(),
-        y_label: "signed train logit".into(),
-        log_x: true,
         series: vec![
             Series::new(
                 "mean",
@@ -118,18 +90,19 @@ fn analyse(parts: &Parts) -> Result<Analysis, ExperimentError> {
             ),
             horizontal(&format!("z* = {}", num(z)), z, x0, x1, 7),
         ],
-        ..Default::default()
+        ..Panel::new("train logits: mean and std", "step", "signed train logit").with_log_x()
     });
     a.panels.push(Panel {
-        title: format!("logits at step {steps} (seed 0)"),
-        x_label: "signed logit y·z".into(),
-        y_label: "density".into(),
         series: vec![
             histogram_series(&hist, steps, "train", "train", 0),
             histogram_series(&hist, steps, "test", "test", 1),
         ],
         vlines: vec![(z, format!("z* = {}", num(z)), 7)],
-        ..Default::default()
+        ..Panel::new(
+            format!("logits at step {steps} (seed 0)"),
+            "signed logit y·z",
+            "density",
+        )
     });
     let (mean, mean_sd) = stat(&runs, "train_logit_mean");
     let (std, _) = stat(&runs, "train_logit_std");

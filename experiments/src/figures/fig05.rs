@@ -21,16 +21,15 @@ pub(super) const FIGURE: Figure = Figure {
 
 /// The sweeps of figure 5 at `scale`.
 fn parts(scale: Scale) -> Result<Vec<Part>, ExperimentError> {
-    let s = size(scale);
-    let paper = scale == Scale::Paper;
-    let seed_list = seeds(s.seeds);
-    let (t, alphas) = if paper {
+    let s = Size::of(scale);
+    let seed_list = s.seed_list();
+    let (t, alphas) = if s.paper {
         (200_000, "[0.0, 0.001, 0.01, 0.1]")
     } else {
         (50_000, "[0.0, 0.001, 0.003, 0.01, 0.03, 0.1]")
     };
-    let n5 = if paper { 2000 } else { 400 };
-    let d5 = if paper { 1400 } else { 280 };
+    let n5 = if s.paper { 2000 } else { 400 };
+    let d5 = if s.paper { 1400 } else { 280 };
     Ok(vec![part(
         "main",
         format!(
@@ -44,31 +43,10 @@ fn parts(scale: Scale) -> Result<Vec<Part>, ExperimentError> {
 
 fn analyse(parts: &Parts) -> Result<Analysis, ExperimentError> {
     let p = part_data(parts, "main")?;
-    let mut a = Analysis {
-        columns: 2,
-        ..Default::default()
-    };
-    let mut test_panel = Panel {
-        title: "test accuracy".into(),
-        x_label: "step".into(),
-        y_label: "test accuracy".into(),
-        log_x: true,
-        ..Default::default()
-    };
-    let mut train_panel = Panel {
-        title: "train accuracy".into(),
-        x_label: "step".into(),
-        y_label: "train accuracy".into(),
-        log_x: true,
-        ..Default::default()
-    };
-    let mut loss_panel = Panel {
-        title: "test cross-entropy".into(),
-        x_label: "step".into(),
-        y_label: "test CE".into(),
-        log_x: true,
-        ..Default::default()
-    };
+    let mut a = Analysis::with_columns(2);
+    let mut test_panel = Panel::new("test accuracy", "step", "test accuracy").with_log_x();
+    let mut train_panel = Panel::new("train accuracy", "step", "train accuracy").with_log_x();
+    let mut loss_panel = Panel::new("test cross-entropy", "step", "test CE").with_log_x();
     a.header = strings([
         "α",
         "train acc ≥ 0.99 at step",
@@ -120,14 +98,9 @@ fn analyse(parts: &Parts) -> Result<Analysis, ExperimentError> {
         }
     }
     let (a0, b, _, se_b, r2) = linear_fit(&fit_x, &fit_y);
-    let mut delay_panel = Panel {
-        title: "delay: steps to test accuracy 0.9".into(),
-        x_label: "α".into(),
-        y_label: "steps".into(),
-        log_x: true,
-        log_y: true,
-        ..Default::default()
-    };
+    let mut delay_panel = Panel::new("delay: steps to test accuracy 0.9", "α", "steps")
+        .with_log_x()
+        .with_log_y();
     let pts: Vec<Point> = fit_x
         .iter()
         .zip(&fit_y)

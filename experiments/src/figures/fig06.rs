@@ -37,12 +37,10 @@ fn parts(scale: Scale) -> Result<Vec<Part>, ExperimentError> {
 /// The sweeps of a phase diagram with the paper's `paper_d` (N = 2000) at `scale`: α = 0 by
 /// GD and α = 0.4 by Newton, one part per σ_n, σ_f and seeds gridded.
 pub(super) fn phase_parts(scale: Scale, paper_d: usize) -> Result<Vec<Part>, ExperimentError> {
-    let s = size(scale);
-    let paper = scale == Scale::Paper;
+    let s = Size::of(scale);
     let n = s.n;
-    let steps = |paper_steps: u64, quick_steps: u64| if paper { paper_steps } else { quick_steps };
-    let d = d_of(paper_d, &s);
-    let t = steps(20_000, 3_000);
+    let d = s.d(paper_d);
+    let t = s.steps(20_000, 3_000);
     Ok([
         sigma_n_parts(
             "gd,",
@@ -103,24 +101,15 @@ pub(super) fn analyse_phase(parts: &Parts) -> Result<Analysis, ExperimentError> 
         sigma_ns.first().copied().unwrap_or(0.1),
         sigma_ns.last().copied().unwrap_or(6.0),
     );
-    let mut a = Analysis {
-        columns: 3,
-        ..Default::default()
-    };
-    let mut acc_panel = Panel {
-        title: format!("test accuracy (λ = {})", num(lambda)),
-        x_label: "σ_n".into(),
-        y_label: "test accuracy".into(),
-        log_x: true,
-        ..Default::default()
-    };
-    let mut delta_panel = Panel {
-        title: "gain of α = 0.4 over α = 0".into(),
-        x_label: "σ_n".into(),
-        y_label: "Δ test accuracy".into(),
-        log_x: true,
-        ..Default::default()
-    };
+    let mut a = Analysis::with_columns(3);
+    let mut acc_panel = Panel::new(
+        format!("test accuracy (λ = {})", num(lambda)),
+        "σ_n",
+        "test accuracy",
+    )
+    .with_log_x();
+    let mut delta_panel =
+        Panel::new("gain of α = 0.4 over α = 0", "σ_n", "Δ test accuracy").with_log_x();
     let mut boundary_points = Vec::new();
     a.header = strings([
         "σ_f",
@@ -234,13 +223,8 @@ pub(super) fn analyse_phase(parts: &Parts) -> Result<Analysis, ExperimentError> 
         theory_gaps.push(format!("σ_f={sf}: {}", num(gap)));
         theory_ok &= gap <= 0.02;
     }
-    let mut boundary_panel = Panel {
-        title: "boundary σ_n*(σ_f): α = 0.4 helps above".into(),
-        x_label: "σ_f".into(),
-        y_label: "σ_n*".into(),
-        log_y: true,
-        ..Default::default()
-    };
+    let mut boundary_panel =
+        Panel::new("boundary σ_n*(σ_f): α = 0.4 helps above", "σ_f", "σ_n*").with_log_y();
     boundary_panel
         .series
         .push(Series::new("measured", Style::Measured, 0, boundary_points));

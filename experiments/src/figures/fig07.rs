@@ -20,12 +20,10 @@ pub(super) const FIGURE: Figure = Figure {
 
 /// The sweeps of figure 7 at `scale`.
 fn parts(scale: Scale) -> Result<Vec<Part>, ExperimentError> {
-    let s = size(scale);
-    let paper = scale == Scale::Paper;
-    let steps = |paper_steps: u64, quick_steps: u64| if paper { paper_steps } else { quick_steps };
-    let seed_list = seeds(s.seeds);
-    let t = steps(20_000, 5_000);
-    let (n7, d7) = if paper { (2000, 1400) } else { (400, 280) };
+    let s = Size::of(scale);
+    let seed_list = s.seed_list();
+    let t = s.steps(20_000, 5_000);
+    let (n7, d7) = if s.paper { (2000, 1400) } else { (400, 280) };
     Ok(vec![part(
         "main",
         format!(
@@ -39,17 +37,9 @@ fn parts(scale: Scale) -> Result<Vec<Part>, ExperimentError> {
 
 fn analyse(parts: &Parts) -> Result<Analysis, ExperimentError> {
     let p = part_data(parts, "main")?;
-    let mut a = Analysis {
-        columns: 3,
-        ..Default::default()
-    };
-    let mut gap_panel = Panel {
-        title: "mean train logit gap z_y − mean z_{c≠y}".into(),
-        x_label: "step".into(),
-        y_label: "gap".into(),
-        log_x: true,
-        ..Default::default()
-    };
+    let mut a = Analysis::with_columns(3);
+    let mut gap_panel =
+        Panel::new("mean train logit gap z_y − mean z_{c≠y}", "step", "gap").with_log_x();
     a.header = strings([
         "α",
         "target gap Δ",
@@ -98,12 +88,13 @@ fn analyse(parts: &Parts) -> Result<Analysis, ExperimentError> {
                 ));
             }
             a.panels.push(Panel {
-                title: format!("α = {alpha}: train logits of classes 1–3 (seed 0)"),
-                x_label: "z₁ − z₂ (along W₁ − W₂)".into(),
-                y_label: "z₁ − z₃ (along W₁ − W₃)".into(),
                 series,
                 legend: Legend::LowerLeft,
-                ..Default::default()
+                ..Panel::new(
+                    format!("α = {alpha}: train logits of classes 1–3 (seed 0)"),
+                    "z₁ − z₂ (along W₁ − W₂)",
+                    "z₁ − z₃ (along W₁ − W₃)",
+                )
             });
         }
         let metrics = run_metrics(p, &runs)?;

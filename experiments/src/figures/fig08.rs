@@ -20,12 +20,10 @@ pub(super) const FIGURE: Figure = Figure {
 
 /// The sweeps of figure 8 at `scale`.
 fn parts(scale: Scale) -> Result<Vec<Part>, ExperimentError> {
-    let s = size(scale);
-    let paper = scale == Scale::Paper;
-    let steps = |paper_steps: u64, quick_steps: u64| if paper { paper_steps } else { quick_steps };
-    let seed_list = seeds(s.seeds);
-    let t = steps(20_000, 10_000);
-    let (n8, d8) = if paper { (2000, 1400) } else { (400, 280) };
+    let s = Size::of(scale);
+    let seed_list = s.seed_list();
+    let t = s.steps(20_000, 10_000);
+    let (n8, d8) = if s.paper { (2000, 1400) } else { (400, 280) };
     Ok(vec![part(
         "main",
         format!(
@@ -39,25 +37,16 @@ fn parts(scale: Scale) -> Result<Vec<Part>, ExperimentError> {
 
 fn analyse(parts: &Parts) -> Result<Analysis, ExperimentError> {
     let p = part_data(parts, "main")?;
-    let mut a = Analysis {
-        columns: 2,
-        ..Default::default()
-    };
-    let mut acc_panel = Panel {
-        title: "accuracy (solid: test, open: train)".into(),
-        x_label: "step".into(),
-        y_label: "accuracy".into(),
-        log_x: true,
-        ..Default::default()
-    };
-    let mut loss_panel = Panel {
-        title: "cross-entropy (solid: test, open: train)".into(),
-        x_label: "step".into(),
-        y_label: "cross-entropy".into(),
-        log_x: true,
-        log_y: true,
-        ..Default::default()
-    };
+    let mut a = Analysis::with_columns(2);
+    let mut acc_panel =
+        Panel::new("accuracy (solid: test, open: train)", "step", "accuracy").with_log_x();
+    let mut loss_panel = Panel::new(
+        "cross-entropy (solid: test, open: train)",
+        "step",
+        "cross-entropy",
+    )
+    .with_log_x()
+    .with_log_y();
     a.header = strings([
         "α",
         "train acc ≥ 0.99 at step",

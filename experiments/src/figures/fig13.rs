@@ -21,11 +21,11 @@ pub(super) const FIGURE: Figure = Figure {
 
 /// The sweeps of figure 13 at `scale`.
 fn parts(scale: Scale) -> Result<Vec<Part>, ExperimentError> {
-    let s = size(scale);
+    let s = Size::of(scale);
     let n = s.n;
     let ds: Vec<String> = [200, 1400, 1800]
         .iter()
-        .map(|&d| d_of(d, &s).to_string())
+        .map(|&d| s.d(d).to_string())
         .collect();
     let alphas = "[0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 0.98]";
     let mk = |penalty: &str| {
@@ -53,25 +53,14 @@ fn analyse(parts: &Parts) -> Result<Analysis, ExperimentError> {
         alphas.first().copied().unwrap_or(0.02),
         alphas.last().copied().unwrap_or(0.98),
     );
-    let mut a = Analysis {
-        columns: 2,
-        ..Default::default()
-    };
-    let mut cos_panel = Panel {
-        title: "direction: cos(S, e₁) (filled: quadratic, open: label smoothing)".into(),
-        x_label: "α".into(),
-        y_label: "cos(S, e₁)".into(),
-        log_x: true,
-        ..Default::default()
-    };
-    let mut norm_panel = Panel {
-        title: "norm ‖S‖".into(),
-        x_label: "α".into(),
-        y_label: "‖S‖".into(),
-        log_x: true,
-        log_y: true,
-        ..Default::default()
-    };
+    let mut a = Analysis::with_columns(2);
+    let mut cos_panel = Panel::new(
+        "direction: cos(S, e₁) (filled: quadratic, open: label smoothing)",
+        "α",
+        "cos(S, e₁)",
+    )
+    .with_log_x();
+    let mut norm_panel = Panel::new("norm ‖S‖", "α", "‖S‖").with_log_x().with_log_y();
     a.header = strings([
         "d (λ)",
         "penalty",

@@ -40,11 +40,10 @@ pub(super) fn threshold_grid(n: usize) -> String {
 
 /// The sweeps of figure 16 at `scale`.
 fn parts(scale: Scale) -> Result<Vec<Part>, ExperimentError> {
-    let s = size(scale);
-    let paper = scale == Scale::Paper;
+    let s = Size::of(scale);
     let n = s.n;
-    let seed_list = seeds(s.seeds);
-    let t = if paper { 20_000 } else { 5_000 };
+    let seed_list = s.seed_list();
+    let t = if s.paper { 20_000 } else { 5_000 };
     let grid = threshold_grid(n);
     Ok(vec![
         part(
@@ -151,10 +150,7 @@ fn analyse(parts: &Parts) -> Result<Analysis, ExperimentError> {
     let quad = &quad_merged;
     let ls = part_data(parts, "label-smoothing")?;
     let n = quad.base_num("data.n");
-    let mut a = Analysis {
-        columns: 2,
-        ..Default::default()
-    };
+    let mut a = Analysis::with_columns(2);
     let lambdas: Vec<f64> = distinct(&quad.records, "data.d")
         .iter()
         .map(|d| d / n)
@@ -184,12 +180,13 @@ fn analyse(parts: &Parts) -> Result<Analysis, ExperimentError> {
     let mut estimates = BTreeMap::new();
     for sn in [1.0, 2.0] {
         let mut panel = Panel {
-            title: format!("σ_f = 0, σ_n = {sn}: test accuracy"),
-            x_label: "λ = d/N".into(),
-            y_label: "test accuracy".into(),
             vlines: vlines.clone(),
             legend: Legend::LowerLeft,
-            ..Default::default()
+            ..Panel::new(
+                format!("σ_f = 0, σ_n = {sn}: test accuracy"),
+                "λ = d/N",
+                "test accuracy",
+            )
         };
         for (alpha, color) in [(0.0, 1), (0.4, 0)] {
             let runs = quad.select(&[
@@ -239,18 +236,12 @@ fn analyse(parts: &Parts) -> Result<Analysis, ExperimentError> {
         }
         a.panels.push(panel);
     }
-    let mut acc_panel = Panel {
-        title: "σ_n = 1: test accuracy with feature noise".into(),
-        x_label: "λ = d/N".into(),
-        y_label: "test accuracy".into(),
-        ..Default::default()
-    };
-    let mut cos_panel = Panel {
-        title: "σ_n = 1: cos(S, e₁)".into(),
-        x_label: "λ = d/N".into(),
-        y_label: "cos(S, e₁)".into(),
-        ..Default::default()
-    };
+    let mut acc_panel = Panel::new(
+        "σ_n = 1: test accuracy with feature noise",
+        "λ = d/N",
+        "test accuracy",
+    );
+    let mut cos_panel = Panel::new("σ_n = 1: cos(S, e₁)", "λ = d/N", "cos(S, e₁)");
     let mut gaps = Vec::new();
     for (i, sf) in [0.5, 1.0].into_iter().enumerate() {
         for alpha in [0.0, 0.4] {

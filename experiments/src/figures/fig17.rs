@@ -23,13 +23,9 @@ pub const FIG17_SIGMA_N: [f64; 8] = [0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0];
 
 /// The sweeps of figure 17 at `scale`.
 fn parts(scale: Scale) -> Result<Vec<Part>, ExperimentError> {
-    let s = size(scale);
-    let paper = scale == Scale::Paper;
-    let n = s.n;
-    let d07 = d_of(1400, &s);
-    let steps = |paper_steps: u64, quick_steps: u64| if paper { paper_steps } else { quick_steps };
-    let seed_list = seeds(s.seeds);
-    let t = steps(20_000, 3_000);
+    let s = Size::of(scale);
+    let (n, d07, seed_list) = s.standard();
+    let t = s.steps(20_000, 3_000);
     Ok([
         sigma_n_parts(
             "gd,",
@@ -81,27 +77,21 @@ fn analyse(parts: &Parts) -> Result<Analysis, ExperimentError> {
     let acc_unreg = curve(&unreg, "data.sigma_n", "test_accuracy");
     let cos_reg = curve(&reg, "data.sigma_n", "cos_e1");
     let cos_unreg = curve(&unreg, "data.sigma_n", "cos_e1");
-    let mut a = Analysis {
-        columns: 2,
-        ..Default::default()
-    };
+    let mut a = Analysis::with_columns(2);
     a.panels.push(Panel {
-        title: format!("test accuracy (λ = {}, σ_f = {sf})", num(lambda)),
-        x_label: "σ_n".into(),
-        y_label: "test accuracy".into(),
-        log_x: true,
         series: vec![
             Series::new("α = 0.4", Style::Measured, 0, acc_reg.clone()),
             Series::new("α = 0", Style::Measured, 1, acc_unreg.clone()),
             horizontal("theory A(λ), α > 0", th_acc, x0, x1, 0),
         ],
-        ..Default::default()
+        ..Panel::new(
+            format!("test accuracy (λ = {}, σ_f = {sf})", num(lambda)),
+            "σ_n",
+            "test accuracy",
+        )
+        .with_log_x()
     });
     a.panels.push(Panel {
-        title: "direction cos θ₁ = cos(S, e₁)".into(),
-        x_label: "σ_n".into(),
-        y_label: "cos θ₁".into(),
-        log_x: true,
         series: vec![
             Series::new("α = 0.4", Style::Measured, 0, cos_reg.clone()),
             Series::new("α = 0", Style::Measured, 1, cos_unreg.clone()),
@@ -112,7 +102,7 @@ fn analyse(parts: &Parts) -> Result<Analysis, ExperimentError> {
                 th_cos.clone(),
             ),
         ],
-        ..Default::default()
+        ..Panel::new("direction cos θ₁ = cos(S, e₁)", "σ_n", "cos θ₁").with_log_x()
     });
     a.header = strings([
         "σ_n",

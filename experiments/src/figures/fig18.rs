@@ -21,9 +21,9 @@ pub(super) const FIGURE: Figure = Figure {
 
 /// The sweep of figure 18 at `scale`: the paper's 2,000 steps at both scales.
 fn parts(scale: Scale) -> Result<Vec<Part>, ExperimentError> {
-    let s = size(scale);
+    let s = Size::of(scale);
     let n = s.n;
-    let seed_list = seeds(s.seeds);
+    let seed_list = s.seed_list();
     let t = 2_000;
     let grid = threshold_grid(n);
     Ok(vec![part(
@@ -40,28 +40,25 @@ fn parts(scale: Scale) -> Result<Vec<Part>, ExperimentError> {
 fn analyse(parts: &Parts) -> Result<Analysis, ExperimentError> {
     let p = part_data(parts, "main")?;
     let n = p.base_num("data.n");
-    let mut a = Analysis {
-        columns: 2,
-        ..Default::default()
-    };
+    let mut a = Analysis::with_columns(2);
     let vlines = vec![
         (0.5, "λ = 1/2".to_string(), 1),
         (1.0, "λ = 1".to_string(), 0),
     ];
     let mut zero = Panel {
-        title: "σ_f = 0: test accuracy (weight decay γ = 0.2)".into(),
-        x_label: "λ = d/N".into(),
-        y_label: "test accuracy".into(),
         vlines,
         legend: Legend::LowerLeft,
-        ..Default::default()
+        ..Panel::new(
+            "σ_f = 0: test accuracy (weight decay γ = 0.2)",
+            "λ = d/N",
+            "test accuracy",
+        )
     };
-    let mut noisy = Panel {
-        title: "σ_f > 0: test accuracy against σ_n".into(),
-        x_label: "λ = d/N".into(),
-        y_label: "test accuracy".into(),
-        ..Default::default()
-    };
+    let mut noisy = Panel::new(
+        "σ_f > 0: test accuracy against σ_n",
+        "λ = d/N",
+        "test accuracy",
+    );
     a.header = strings([
         "σ_f",
         "σ_n",

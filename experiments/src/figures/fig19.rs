@@ -20,10 +20,8 @@ pub(super) const FIGURE: Figure = Figure {
 
 /// The sweeps of figure 19 at `scale`.
 fn parts(scale: Scale) -> Result<Vec<Part>, ExperimentError> {
-    let s = size(scale);
-    let n = s.n;
-    let d07 = d_of(1400, &s);
-    let seed_list = seeds(s.seeds);
+    let s = Size::of(scale);
+    let (n, d07, seed_list) = s.standard();
     Ok(vec![part(
         "newton",
         format!(
@@ -69,17 +67,8 @@ fn analyse(parts: &Parts) -> Result<Analysis, ExperimentError> {
         points.first().map(|p| p.x).unwrap_or(0.0),
         points.last().map(|p| p.x).unwrap_or(4.0),
     );
-    let mut a = Analysis {
-        columns: 1,
-        ..Default::default()
-    };
+    let mut a = Analysis::with_columns(1);
     a.panels.push(Panel {
-        title: format!(
-            "1/cos²θ₁ against 1/σ_n² (λ = {}, σ_f = {sf}, α = 0.2)",
-            num(lambda)
-        ),
-        x_label: "1/σ_n²".into(),
-        y_label: "1/cos²θ₁".into(),
         series: vec![
             Series::new("measured", Style::Measured, 0, points),
             Series::new(
@@ -95,7 +84,14 @@ fn analyse(parts: &Parts) -> Result<Analysis, ExperimentError> {
                 vec![Point::new(x0, 1.0 + c2 * x0), Point::new(x1, 1.0 + c2 * x1)],
             ),
         ],
-        ..Default::default()
+        ..Panel::new(
+            format!(
+                "1/cos²θ₁ against 1/σ_n² (λ = {}, σ_f = {sf}, α = 0.2)",
+                num(lambda)
+            ),
+            "1/σ_n²",
+            "1/cos²θ₁",
+        )
     });
     a.header = strings(["quantity", "fit (± standard error)", "theory", "gap"]);
     a.rows.push(vec![

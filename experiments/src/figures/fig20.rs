@@ -20,10 +20,8 @@ pub(super) const FIGURE: Figure = Figure {
 
 /// The sweeps of figure 20 at `scale`.
 fn parts(scale: Scale) -> Result<Vec<Part>, ExperimentError> {
-    let s = size(scale);
-    let n = s.n;
-    let d07 = d_of(1400, &s);
-    let seed_list = seeds(s.seeds);
+    let s = Size::of(scale);
+    let (n, d07, seed_list) = s.standard();
     Ok(vec![part(
         "main",
         format!(
@@ -73,14 +71,8 @@ fn analyse(parts: &Parts) -> Result<Analysis, ExperimentError> {
             )
         })
         .collect();
-    let mut a = Analysis {
-        columns: 3,
-        ..Default::default()
-    };
+    let mut a = Analysis::with_columns(3);
     a.panels.push(Panel {
-        title: "signal weight S₁".into(),
-        x_label: "σ_f".into(),
-        y_label: "S₁".into(),
         series: vec![
             Series::new("measured", Style::Measured, 0, s1.clone()),
             Series::new(
@@ -90,12 +82,9 @@ fn analyse(parts: &Parts) -> Result<Analysis, ExperimentError> {
                 vec![Point::new(0.0, z)],
             ),
         ],
-        ..Default::default()
+        ..Panel::new("signal weight S₁", "σ_f", "S₁")
     });
     a.panels.push(Panel {
-        title: "orthogonal weight ‖S_⊥‖".into(),
-        x_label: "σ_f".into(),
-        y_label: "‖S_⊥‖".into(),
         series: vec![
             Series::new("measured", Style::Measured, 1, sp.clone()),
             Series::new(
@@ -105,17 +94,14 @@ fn analyse(parts: &Parts) -> Result<Analysis, ExperimentError> {
                 vec![Point::new(0.0, 0.0)],
             ),
         ],
-        ..Default::default()
+        ..Panel::new("orthogonal weight ‖S_⊥‖", "σ_f", "‖S_⊥‖")
     });
     a.panels.push(Panel {
-        title: "‖S_⊥‖ / S₁".into(),
-        x_label: "σ_f".into(),
-        y_label: "‖S_⊥‖ / S₁".into(),
         series: vec![
             Series::new("measured", Style::Measured, 2, ratio.clone()),
             Series::new("theory C/σ_n", Style::Theory, 7, th_ratio.clone()),
         ],
-        ..Default::default()
+        ..Panel::new("‖S_⊥‖ / S₁", "σ_f", "‖S_⊥‖ / S₁")
     });
     a.header = strings(["σ_f", "S₁", "‖S_⊥‖", "‖S_⊥‖/S₁", "theory C/σ_n"]);
     for (i, pt) in s1.iter().enumerate() {

@@ -104,6 +104,39 @@ pub struct Panel {
     pub legend: Legend,
 }
 
+impl Panel {
+    /// A panel with a title and axis labels: linear axes, no series, no reference lines, the
+    /// legend where [`Legend`]'s default puts it.
+    pub fn new(
+        title: impl Into<String>,
+        x_label: impl Into<String>,
+        y_label: impl Into<String>,
+    ) -> Self {
+        Self {
+            title: title.into(),
+            x_label: x_label.into(),
+            y_label: y_label.into(),
+            ..Default::default()
+        }
+    }
+
+    /// The same panel with a logarithmic abscissa.
+    pub fn with_log_x(self) -> Self {
+        Self {
+            log_x: true,
+            ..self
+        }
+    }
+
+    /// The same panel with a logarithmic ordinate.
+    pub fn with_log_y(self) -> Self {
+        Self {
+            log_y: true,
+            ..self
+        }
+    }
+}
+
 /// The palette (colour-blind friendly, Okabe–Ito), then black.
 const PALETTE: [RGBColor; 8] = [
     RGBColor(0, 114, 178),

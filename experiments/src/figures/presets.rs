@@ -44,38 +44,62 @@ pub struct Part {
     pub spec: SweepSpec,
 }
 
-/// Sizes that differ between the scales.
+/// Sizes that differ between the scales, and the helpers the presets write them with.
 pub(super) struct Size {
+    /// Whether this is the paper scale.
+    pub(super) paper: bool,
     /// Training samples N for the λ = 0.7 figures.
     pub(super) n: usize,
     /// Factor applied to the paper's d values (1 for paper, 0.1 for quick).
-    pub(super) d_factor: f64,
+    d_factor: f64,
     /// Seeds per grid point.
-    pub(super) seeds: usize,
+    seeds: usize,
 }
 
-pub(super) fn size(scale: Scale) -> Size {
-    match scale {
-        Scale::Paper => Size {
-            n: 2000,
-            d_factor: 1.0,
-            seeds: 3,
-        },
-        Scale::Quick | Scale::Smoke => Size {
-            n: 200,
-            d_factor: 0.1,
-            seeds: 3,
-        },
+impl Size {
+    /// The sizes of `scale` (the smoke scale starts from the quick sizes).
+    pub(super) fn of(scale: Scale) -> Self {
+        match scale {
+            Scale::Paper => Size {
+                paper: true,
+                n: 2000,
+                d_factor: 1.0,
+                seeds: 3,
+            },
+            Scale::Quick | Scale::Smoke => Size {
+                paper: false,
+                n: 200,
+                d_factor: 0.1,
+                seeds: 3,
+            },
+        }
+    }
+
+    /// `paper_steps` at the paper scale, `quick_steps` otherwise.
+    pub(super) fn steps(&self, paper_steps: u64, quick_steps: u64) -> u64 {
+        if self.paper { paper_steps } else { quick_steps }
+    }
+
+    /// The d of this scale for the paper's `paper_d` (the same λ at the quick scale's N).
+    pub(super) fn d(&self, paper_d: usize) -> usize {
+        ((paper_d as f64 * self.d_factor).round() as usize).max(1)
+    }
+
+    /// The sizes of the λ = 0.7 figures at d = 1400 (paper): N, d and the seed list.
+    pub(super) fn standard(&self) -> (usize, usize, String) {
+        (self.n, self.d(1400), self.seed_list())
+    }
+
+    /// The seed list `[0, 1, …]` of this scale, as TOML.
+    pub(super) fn seed_list(&self) -> String {
+        seeds(self.seeds)
     }
 }
 
+/// The seed list `[0, 1, …, n − 1]` as TOML.
 pub(super) fn seeds(n: usize) -> String {
     let list: Vec<String> = (0..n).map(|s| s.to_string()).collect();
     format!("[{}]", list.join(", "))
-}
-
-pub(super) fn d_of(paper_d: usize, s: &Size) -> usize {
-    ((paper_d as f64 * s.d_factor).round() as usize).max(1)
 }
 
 pub(super) fn list(values: &[f64]) -> String {
