@@ -1,5 +1,5 @@
-//! Small numerical helpers shared by the data models and the theory: the normal CDF, a dense
-//! Cholesky factorisation and solves, and sample moments.
+//! Small numerical helpers shared by the data models, the engine and the theory: the normal
+//! CDF, the project's one Cholesky factorisation and its solves, and sample moments.
 
 use crate::DataError;
 
@@ -31,10 +31,12 @@ pub fn signal_noise_accuracy(s1: f64, s_perp: f64, mu_f: f64, sigma_f: f64, sigm
     }
 }
 
-/// Lower Cholesky factor `L` (row-major `[d, d]`) with `Σ = L Lᵀ`.
+/// Lower Cholesky factor `L` (row-major `[d, d]`, zeros above the diagonal) with `Σ = L Lᵀ`,
+/// by [`cholesky_in_place_with`] with the plain [`prefix_dots`].
 ///
 /// Returns [`DataError::NotPositiveDefinite`] naming `field` when `sigma` is not symmetric
-/// (relative tolerance 1e-12) or a pivot is not positive.
+/// (relative tolerance 1e-12) or is singular to working precision (a pivot at most 10⁻¹² of its
+/// diagonal entry).
 pub fn cholesky(field: &'static str, sigma: &[f64], d: usize) -> Result<Vec<f64>, DataError> {
     if sigma.len() != d * d {
         return Err(DataError::WrongLength {
@@ -54,49 +56,112 @@ pub fn cholesky(field: &'static str, sigma: &[f64], d: usize) -> Result<Vec<f64>
             }
         }
     }
-    let mut l = vec![0.0; d * d];
-    for j in 0..d {
-        let mut diag = sigma[j * d + j];
-        for k in 0..j {
-            diag -= l[j * d + k] * l[j * d + k];
+    let mut l = sigma.to_vec();
+    cholesky_in_place_with(&mut l, d, prefix_dots).map_err(|row| {
+        DataError::NotPositiveDefinite {
+            field,
+            reason: format!("pivot {row} is not positive (singular to working precision)"),
         }
-        if !(diag > 0.0 && diag.is_finite()) {
-            return Err(DataError::NotPositiveDefinite {
-                field,
-                reason: format!("pivot {j} is {diag}"),
-            });
-        }
-        let ljj = diag.sqrt();
-        l[j * d + j] = ljj;
-        for i in j + 1..d {
-            let mut v = sigma[i * d + j];
-            for k in 0..j {
-                v -= l[i * d + k] * l[j * d + k];
-            }
-            l[i * d + j] = v / ljj;
-        }
+    })?;
+    for i in 0..d {
+        l[i * d + i + 1..(i + 1) * d].fill(0.0);
     }
     Ok(l)
 }
 
+/// `out_r = rows_r[..k] · w` with `k = w.len()`, summed in order: the plain kernel of
+/// [`cholesky_in_place_with`].
+///
+/// # Shapes
+/// - `rows`: n slices of length ≥ k; `w`: `[k]`; `out`: `[n]`
+pub fn prefix_dots(rows: &[&[f64]], w: &[f64], out: &mut [f64]) {
+    for (row, o) in rows.iter().zip(out.iter_mut()) {
+        *o = row[..w.len()].iter().zip(w).map(|(a, b)| a * b).sum();
+    }
+}
+
+/// The Cholesky factorisation of the project, in place: on return the lower triangle of the
+/// row-major `[n, n]` `k` holds L with `K = L Lᵀ` (only the lower triangle is read; the upper
+/// is left as it was).
+///
+/// Rows go in tiles of four: each tile's dot products with the finished rows are one call of
+/// `prefix_dots(rows, w, out)`, which must set `out_r = rows_r[..w.len()] · w` (the plain
+/// [`prefix_dots`], or a vectorised kernel with the same contract: the training engine passes
+/// its SIMD kernel), then `L_rj = (K_rj − dot) / L_jj`.
+///
+/// Errors with the row j whose pivot `K_jj − ‖L_{j,<j}‖²` is not above `10⁻¹²·K_jj`: K is
+/// singular to working precision.
+pub fn cholesky_in_place_with(
+    k: &mut [f64],
+    n: usize,
+    prefix_dots: impl Fn(&[&[f64]], &[f64], &mut [f64]),
+) -> Result<(), usize> {
+    let mut dots = [0.0; 4];
+    for i0 in (0..n).step_by(4) {
+        let m = (n - i0).min(4);
+        let (done, tile) = k.split_at_mut(i0 * n);
+        for j in 0..i0 {
+            let row_j = &done[j * n..j * n + j];
+            let pivot = done[j * n + j];
+            {
+                let rows: [&[f64]; 4] = std::array::from_fn(|r| &tile[r.min(m - 1) * n..]);
+                prefix_dots(&rows[..m], row_j, &mut dots[..m]);
+            }
+            for (r, dot) in dots[..m].iter().enumerate() {
+                let entry = &mut tile[r * n + j];
+                *entry = (*entry - dot) / pivot;
+            }
+        }
+        // The tile's own triangle.
+        for ri in 0..m {
+            for rj in 0..=ri {
+                let j = i0 + rj;
+                let sum: f64 = (0..j).map(|c| tile[ri * n + c] * tile[rj * n + c]).sum();
+                if rj < ri {
+                    tile[ri * n + j] = (tile[ri * n + j] - sum) / tile[rj * n + j];
+                } else {
+                    let diagonal = tile[ri * n + j];
+                    let pivot = diagonal - sum;
+                    if pivot.is_nan() || pivot <= 1e-12 * diagonal {
+                        return Err(j);
+                    }
+                    tile[ri * n + j] = pivot.sqrt();
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Solves `L Lᵀ x = b` in place (`b` becomes x), with L the lower triangle of the row-major
+/// `[n, n]` `l` (the factor of [`cholesky_in_place_with`]; the upper triangle is not read).
+///
+/// # Shapes
+/// - `l`: `[n·n]`; `b`: `[n]`
+pub fn cholesky_solve_in_place(l: &[f64], n: usize, b: &mut [f64]) {
+    for i in 0..n {
+        let sum: f64 = l[i * n..i * n + i]
+            .iter()
+            .zip(&b[..i])
+            .map(|(l, b)| l * b)
+            .sum();
+        b[i] = (b[i] - sum) / l[i * n + i];
+    }
+    for i in (0..n).rev() {
+        b[i] /= l[i * n + i];
+        let x = b[i];
+        b[..i]
+            .iter_mut()
+            .zip(&l[i * n..i * n + i])
+            .for_each(|(b, l)| *b -= l * x);
+    }
+}
+
 /// Solves `L Lᵀ x = b` given the lower Cholesky factor `L` (row-major `[d, d]`).
 pub fn cholesky_solve(l: &[f64], d: usize, b: &[f64]) -> Vec<f64> {
-    let mut y = b.to_vec();
-    for i in 0..d {
-        let mut v = y[i];
-        for k in 0..i {
-            v -= l[i * d + k] * y[k];
-        }
-        y[i] = v / l[i * d + i];
-    }
-    for i in (0..d).rev() {
-        let mut v = y[i];
-        for k in i + 1..d {
-            v -= l[k * d + i] * y[k];
-        }
-        y[i] = v / l[i * d + i];
-    }
-    y
+    let mut x = b.to_vec();
+    cholesky_solve_in_place(l, d, &mut x);
+    x
 }
 
 /// Which standard deviation [`mean_std`] computes.

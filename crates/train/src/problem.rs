@@ -1,7 +1,7 @@
 //! A data set uploaded to a device, with the reference directions the metrics compare against.
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use logit_reg_data::stats::{cholesky, cholesky_solve};
+use logit_reg_data::stats::{cholesky_in_place_with, cholesky_solve_in_place};
 use logit_reg_data::{BinaryDataset, BinaryPopulation, MultiClassDataset, SignalPlusNoise};
 
 /// The labels of a problem, on the host and on the training device.
@@ -61,8 +61,8 @@ fn upload(x: &[f64], rows: usize, cols: usize, device: &Device) -> Tensor<2> {
 
 /// The empirical LDA direction `Σ̂⁻¹ μ̂` of a binary data set: `μ̂ = mean(y_i x_i)` and
 /// `Σ̂ = (1/N) Σ_i (y_i x_i − μ̂)(y_i x_i − μ̂)ᵀ` (the centred covariance). The Gram matrix is
-/// formed on `device`, the solve is a host Cholesky in f64. `None` when `N ≤ d` or `Σ̂` is not
-/// positive definite.
+/// formed on `device`, the solve is the host Cholesky in f64 with the engine's vectorised
+/// kernel. `None` when `N ≤ d` or `Σ̂` is singular to working precision.
 pub fn empirical_lda(data: &BinaryDataset, device: &Device) -> Option<Vec<f64>> {
     let (n, d) = (data.n, data.d);
     if n <= d {
@@ -85,8 +85,9 @@ pub fn empirical_lda(data: &BinaryDataset, device: &Device) -> Option<Vec<f64>> 
             sigma[i * d + j] = g / n as f64 - mean[i] * mean[j];
         }
     }
-    let l = cholesky("lda covariance", &sigma, d).ok()?;
-    Some(cholesky_solve(&l, d, &mean))
+    cholesky_in_place_with(&mut sigma, d, crate::fused::prefix_dots).ok()?;
+    cholesky_solve_in_place(&sigma, d, &mut mean);
+    Some(mean)
 }
 
 impl Problem {

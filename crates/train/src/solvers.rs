@@ -47,6 +47,7 @@
 //!
 //! All arithmetic is f64 on the host, with the Newton products split over the available cores.
 
+use logit_reg_data::stats::{cholesky_in_place_with, cholesky_solve_in_place};
 use logit_reg_model::penalty::LogitPenalty;
 use logit_reg_model::target::{
     binary_target, per_sample_loss, per_sample_loss_derivative, per_sample_loss_second_derivative,
@@ -161,65 +162,10 @@ impl Design<'_> {
     }
 }
 
-/// The Cholesky factor of a symmetric positive-definite matrix, in place: on return the lower
-/// triangle of the row-major `[n, n]` `k` holds L with `K = L Lᵀ` (only the lower triangle is
-/// read). Rows go in tiles of four, each tile's dots with the finished rows vectorised.
-///
-/// Errors with the row i whose pivot `K_ii − ‖L_{i,<i}‖²` is not above `10⁻¹²·K_ii`: K is
-/// singular to working precision.
+/// The Cholesky factor of the Gram matrix in place ([`cholesky_in_place_with`], with the fused
+/// engine's vectorised [`prefix_dots`](crate::fused::prefix_dots)).
 fn cholesky_in_place(k: &mut [f64], n: usize) -> Result<(), usize> {
-    let mut dots = [0.0; 4];
-    for i0 in (0..n).step_by(4) {
-        let m = (n - i0).min(4);
-        let (done, tile) = k.split_at_mut(i0 * n);
-        for j in 0..i0 {
-            let row_j = &done[j * n..j * n + j];
-            let pivot = done[j * n + j];
-            {
-                let rows: [&[f64]; 4] = std::array::from_fn(|r| &tile[r.min(m - 1) * n..]);
-                crate::fused::prefix_dots(&rows[..m], row_j, &mut dots[..m]);
-            }
-            for (r, dot) in dots[..m].iter().enumerate() {
-                let entry = &mut tile[r * n + j];
-                *entry = (*entry - dot) / pivot;
-            }
-        }
-        // The tile's own triangle.
-        for ri in 0..m {
-            for rj in 0..=ri {
-                let j = i0 + rj;
-                let sum: f64 = (0..j).map(|c| tile[ri * n + c] * tile[rj * n + c]).sum();
-                if rj < ri {
-                    tile[ri * n + j] = (tile[ri * n + j] - sum) / tile[rj * n + j];
-                } else {
-                    let diagonal = tile[ri * n + j];
-                    let pivot = diagonal - sum;
-                    if pivot.is_nan() || pivot <= 1e-12 * diagonal {
-                        return Err(j);
-                    }
-                    tile[ri * n + j] = pivot.sqrt();
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Solves `L Lᵀ x = b` in place (`b` becomes x), with L the lower triangle of the row-major
-/// `[n, n]` `l`.
-fn cholesky_solve(l: &[f64], n: usize, b: &mut [f64]) {
-    for i in 0..n {
-        let sum = dot(&l[i * n..i * n + i], &b[..i]);
-        b[i] = (b[i] - sum) / l[i * n + i];
-    }
-    for i in (0..n).rev() {
-        b[i] /= l[i * n + i];
-        let x = b[i];
-        b[..i]
-            .iter_mut()
-            .zip(&l[i * n..i * n + i])
-            .for_each(|(b, l)| *b -= l * x);
-    }
+    cholesky_in_place_with(k, n, crate::fused::prefix_dots)
 }
 
 /// The interpolating start of [`newton_binary`]: the weights, their margins and the products
@@ -252,7 +198,7 @@ fn interpolating_minimiser(
     let mut products = (nf / 2.0 + nf * nf / (6.0 * df)).ceil() as u64;
     let misfit = |t: &[f64]| t.iter().fold(0.0, |m: f64, t| m.max((z_star - t).abs()));
     let mut c = vec![z_star; n];
-    cholesky_solve(&k, n, &mut c);
+    cholesky_solve_in_place(&k, n, &mut c);
     let weights = design.mul_t(&c);
     let margins = design.mul(&weights);
     products += 2;
@@ -268,7 +214,7 @@ fn interpolating_minimiser(
             break;
         }
         let mut step: Vec<f64> = best.2.iter().map(|t| z_star - t).collect();
-        cholesky_solve(&k, n, &mut step);
+        cholesky_solve_in_place(&k, n, &mut step);
         let refined: Vec<f64> = c.iter().zip(&step).map(|(c, s)| c + s).collect();
         let weights = design.mul_t(&refined);
         let margins = design.mul(&weights);
@@ -680,7 +626,7 @@ mod tests {
             // K x = b for b = (1, 2, …): multiply back with the full symmetric K.
             let b: Vec<f64> = (1..=n).map(|v| v as f64).collect();
             let mut x = b.clone();
-            cholesky_solve(&l, n, &mut x);
+            cholesky_solve_in_place(&l, n, &mut x);
             for i in 0..n {
                 let kx: f64 = (0..n).map(|j| k[i.max(j) * n + i.min(j)] * x[j]).sum();
                 assert!(
