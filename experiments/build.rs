@@ -26,10 +26,15 @@ fn main() {
     println!("cargo:rustc-env=LOGIT_REG_GIT_DIRTY={dirty}");
     // Run again when HEAD moves (a commit, a checkout) or any source of the workspace changes
     // (an edit makes the tree dirty).
+    // (A path that does not exist would make the script run at every build, so only existing
+    // files are named: a branch's ref may live in packed-refs.)
     if let Some(dir) = git(&["rev-parse", "--absolute-git-dir"]) {
-        println!("cargo:rerun-if-changed={dir}/HEAD");
+        let mut files = vec![format!("{dir}/HEAD"), format!("{dir}/packed-refs")];
         if let Some(reference) = git(&["symbolic-ref", "-q", "HEAD"]) {
-            println!("cargo:rerun-if-changed={dir}/{reference}");
+            files.push(format!("{dir}/{reference}"));
+        }
+        for file in files.iter().filter(|f| std::path::Path::new(f).exists()) {
+            println!("cargo:rerun-if-changed={file}");
         }
     }
     for path in [

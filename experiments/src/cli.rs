@@ -84,6 +84,22 @@ fn figure_id(text: &str) -> Result<u32, String> {
         .map_err(|_| unknown())
 }
 
+/// The help of a figure id: the figures the registry knows.
+fn figure_id_help() -> String {
+    format!(
+        "The paper's figure number: one of {}",
+        crate::figures::figure_list()
+    )
+}
+
+/// The help of `--only`.
+fn only_help() -> String {
+    format!(
+        "Only these figures (comma-separated; default all: {})",
+        crate::figures::figure_list()
+    )
+}
+
 /// A problem size `NxD` with N, D ≥ 1.
 fn problem_size(text: &str) -> Result<(usize, usize), String> {
     text.trim()
@@ -119,7 +135,7 @@ pub enum Command {
     /// memory bandwidth and GEMM rate; prints a Markdown table. One precision per invocation.
     Bench(BenchArgs),
     /// Reproduce one of the paper's figures: its sweeps, figure.svg/png with theory overlaid,
-    /// index.csv and report.md in --out. Figures: 1 2 4 5 6 7 8 13 15 16 17 18 19 20.
+    /// index.csv and report.md in --out.
     Figure(FigureArgs),
     /// Reproduce every figure into OUT/fig<id>/ and write OUT/report.md over all of them.
     Reproduce(ReproduceArgs),
@@ -148,8 +164,8 @@ pub struct SweepArgs {
 /// Arguments of `experiments figure`.
 #[derive(Debug, clap::Args)]
 pub struct FigureArgs {
-    /// The paper's figure number: 1 2 4 5 6 7 8 13 15 16 17 18 19 20.
-    #[arg(value_parser = figure_id)]
+    /// The paper's figure number (the registry's list is shown by --help).
+    #[arg(value_parser = figure_id, help = figure_id_help())]
     pub id: u32,
     /// quick (minutes, ~10x smaller N and d, same λ) or paper (the paper's sizes; hours).
     #[arg(long, value_enum, default_value_t = Scale::Quick)]
@@ -172,7 +188,7 @@ pub struct ReproduceArgs {
     #[arg(long, value_enum, default_value_t = Scale::Quick)]
     pub scale: Scale,
     /// Only these figures (comma-separated), default all.
-    #[arg(long, value_delimiter = ',', value_parser = figure_id)]
+    #[arg(long, value_delimiter = ',', value_parser = figure_id, help = only_help())]
     pub only: Vec<u32>,
     /// Overrides, backend and precision, applied to every run.
     #[command(flatten)]

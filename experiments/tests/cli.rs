@@ -40,6 +40,21 @@ fn experiments(args: &[&str]) -> Output {
         .expect("binary runs")
 }
 
+/// `experiments sweep` of the sweep file `text` (written to `dir/sweep.toml`) into `dir/out`.
+fn sweep(dir: &Path, text: &str) -> Output {
+    let spec_path = dir.join("sweep.toml");
+    std::fs::write(&spec_path, text).expect("write");
+    let out = dir.join("out");
+    experiments(&[
+        "sweep",
+        "--quiet",
+        "--spec",
+        spec_path.to_str().expect("utf8"),
+        "--out",
+        out.to_str().expect("utf8"),
+    ])
+}
+
 fn tiny(out: &Path) -> Vec<String> {
     [
         "run",
@@ -81,6 +96,7 @@ fn a_run_writes_every_result_file() {
         "metrics.csv",
         "timing.csv",
         "histograms.csv",
+        "weights.npy",
         "summary.json",
     ] {
         assert!(dir.path().join(file).exists(), "{file} missing");
@@ -124,6 +140,47 @@ fn a_run_writes_every_result_file() {
     assert!(lines[0].starts_with("step,run,objective"));
     assert!(lines[1].starts_with("0,0,") && lines[2].starts_with("0,1,"));
     assert!(lines.last().expect("rows").starts_with("50,1,"));
+    // weights.npy: the final S of both runs, [d, M] = [10, 2]; each column's norm, S₁ and
+    // cos(S, e₁) are the summary's, computed here again from the file.
+    let npy = std::fs::read(dir.path().join("weights.npy")).expect("weights.npy");
+    assert_eq!(&npy[..8], b"\x93NUMPY\x01\x00");
+    let header_len = u16::from_le_bytes([npy[8], npy[9]]) as usize;
+    let header = String::from_utf8_lossy(&npy[10..10 + header_len]);
+    assert!(
+        header.contains("'descr': '<f8'") && header.contains("'shape': (10, 2)"),
+        "{header}"
+    );
+    let w: Vec<f64> = npy[10 + header_len..]
+        .chunks_exact(8)
+        .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+        .collect();
+    assert_eq!(w.len(), 20);
+    for run in 0..2 {
+        let column: Vec<f64> = (0..10).map(|j| w[j * 2 + run]).collect();
+        let norm = column.iter().map(|v| v * v).sum::<f64>().sqrt();
+        let from_summary = |key: &str| summary[key][run].as_f64().expect(key);
+        assert!(
+            (norm - from_summary("weight_norm")).abs() <= 1e-12 * norm,
+            "run {run}"
+        );
+        assert!(
+            (column[0] - from_summary("s1")).abs() <= 1e-12 * norm,
+            "run {run}"
+        );
+        assert!(norm > 0.1, "run {run} trained");
+    }
+    // Build provenance: the commit the binary was built from, when this is a git checkout.
+    let head = Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    if let Some(head) = head {
+        assert_eq!(config["git_commit"], head.as_str());
+        assert!(config["git_dirty"].is_boolean(), "{}", config["git_dirty"]);
+    }
 }
 
 fn assert_rejected(extra: &[&str], key: &str) {
@@ -288,18 +345,8 @@ seed = [1, 2]
 #[test]
 fn a_sweep_batches_shared_data_writes_an_index_and_resumes() {
     let dir = tempdir().expect("tempdir");
-    let spec_path = dir.path().join("sweep.toml");
-    std::fs::write(&spec_path, SWEEP).expect("write");
     let out = dir.path().join("out");
-    let args = [
-        "sweep",
-        "--quiet",
-        "--spec",
-        spec_path.to_str().expect("utf8"),
-        "--out",
-        out.to_str().expect("utf8"),
-    ];
-    let first = experiments(&args);
+    let first = sweep(dir.path(), SWEEP);
     assert!(
         first.status.success(),
         "{}",
@@ -325,10 +372,10 @@ fn a_sweep_batches_shared_data_writes_an_index_and_resumes() {
     assert_eq!(batch_summary["runs"], 3);
 
     // Rerunning skips everything; removing one batch's summary retrains only that batch.
-    let second = experiments(&args);
+    let second = sweep(dir.path(), SWEEP);
     assert!(String::from_utf8_lossy(&second.stdout).contains("0 batches trained, 4 skipped"));
     std::fs::remove_file(out.join("batches/b0002/summary.json")).expect("remove");
-    let third = experiments(&args);
+    let third = sweep(dir.path(), SWEEP);
     assert!(String::from_utf8_lossy(&third.stdout).contains("1 batches trained, 3 skipped"));
     assert_eq!(
         std::fs::read_to_string(out.join("index.csv")).expect("index"),
@@ -345,23 +392,13 @@ fn a_bad_sweep_names_its_key() {
         ("[grid]\n\"loss.alpha\" = [2.0]\n", "loss.alpha"),
         ("[extra]\nx = 1\n", "extra"),
     ] {
-        let spec_path = dir.path().join("bad.toml");
-        std::fs::write(&spec_path, text).expect("write");
-        let out = dir.path().join("out");
-        let result = experiments(&[
-            "sweep",
-            "--quiet",
-            "--spec",
-            spec_path.to_str().expect("utf8"),
-            "--out",
-            out.to_str().expect("utf8"),
-        ]);
+        let result = sweep(dir.path(), text);
         assert_eq!(result.status.code(), Some(2), "{text}");
         assert!(
             String::from_utf8_lossy(&result.stderr).contains(key),
             "{text}"
         );
-        assert!(!out.join("index.csv").exists());
+        assert!(!dir.path().join("out").join("index.csv").exists());
     }
 }
 
@@ -430,17 +467,8 @@ seed = [0, 1]
 #[test]
 fn a_grid_over_a_list_valued_key_keeps_the_index_columns() {
     let dir = tempdir().expect("tempdir");
-    let spec_path = dir.path().join("sweep.toml");
-    std::fs::write(&spec_path, LIST_SWEEP).expect("write");
+    let run = sweep(dir.path(), LIST_SWEEP);
     let out = dir.path().join("out");
-    let run = experiments(&[
-        "sweep",
-        "--quiet",
-        "--spec",
-        spec_path.to_str().expect("utf8"),
-        "--out",
-        out.to_str().expect("utf8"),
-    ]);
     assert!(
         run.status.success(),
         "{}",

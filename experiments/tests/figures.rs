@@ -105,23 +105,13 @@ fn paper_scale_uses_the_papers_sizes() {
     assert_eq!((c.data.d, c.data.n), (140, 200), "quick keeps λ = 0.7");
 }
 
-/// One smoke test per figure (so that they run in parallel), and the list of their ids.
-macro_rules! smoke_tests {
-    ($($name:ident => $id:expr),* $(,)?) => {
-        $(#[test] fn $name() { smoke($id); })*
-        const SMOKE_IDS: &[u32] = &[$($id),*];
-    };
-}
-
-smoke_tests! {
-    smoke_fig1 => 1, smoke_fig2 => 2, smoke_fig4 => 4, smoke_fig5 => 5, smoke_fig6 => 6,
-    smoke_fig7 => 7, smoke_fig8 => 8, smoke_fig13 => 13, smoke_fig15 => 15, smoke_fig16 => 16,
-    smoke_fig17 => 17, smoke_fig18 => 18, smoke_fig19 => 19, smoke_fig20 => 20,
-}
-
+/// Every figure of the registry, end to end at the smoke size (a figure added to the registry
+/// is tested here without another line).
 #[test]
-fn every_registered_figure_has_a_smoke_test() {
-    assert_eq!(SMOKE_IDS, figure_ids().as_slice());
+fn every_registered_figure_runs_at_smoke_size() {
+    for id in figure_ids() {
+        smoke(id);
+    }
 }
 
 fn fixture() -> FigureOutcome {

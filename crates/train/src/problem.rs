@@ -108,26 +108,18 @@ impl Problem {
 
     /// A binary problem from given train and test sets (user-supplied data or embeddings).
     pub fn from_binary(train: &BinaryDataset, test: &BinaryDataset, device: &Device) -> Self {
-        let inner = device.clone().inner();
-        let (n, d) = (train.n, train.d);
-        // One upload; the metrics read the same buffer through the inner (non-autodiff) device.
-        let train_x = upload(&train.x, n, d, device);
-        Self {
-            n,
-            n_test: test.n,
-            d,
-            train_x_eval: train_x.clone().inner(),
-            train_x,
-            test_x_eval: upload(&test.x, test.n, d, &inner),
-            labels: Labels::Binary {
-                train: train.y.clone(),
-                test: test.y.clone(),
-                train_column: upload(&train.y, n, 1, device),
-            },
-            signal_noise: None,
-            fisher: None,
-            lda: None,
-        }
+        let labels = Labels::Binary {
+            train: train.y.clone(),
+            test: test.y.clone(),
+            train_column: upload(&train.y, train.n, 1, device),
+        };
+        Self::with_labels(
+            (&train.x, train.n),
+            (&test.x, test.n),
+            train.d,
+            labels,
+            device,
+        )
     }
 
     /// A K-class problem from given train and test sets.
@@ -136,23 +128,42 @@ impl Problem {
         test: &MultiClassDataset,
         device: &Device,
     ) -> Self {
-        let inner = device.clone().inner();
-        let (n, d) = (train.n, train.d);
-        let train_x = upload(&train.x, n, d, device);
         let labels_i64: Vec<i64> = train.labels.iter().map(|&l| l as i64).collect();
+        let labels = Labels::Classes {
+            k: train.k,
+            train: train.labels.clone(),
+            test: test.labels.clone(),
+            train_tensor: Tensor::from_data(TensorData::new(labels_i64, [train.n]), device),
+        };
+        Self::with_labels(
+            (&train.x, train.n),
+            (&test.x, test.n),
+            train.d,
+            labels,
+            device,
+        )
+    }
+
+    /// The inputs (row-major, with their row counts) uploaded, with `labels`. The train inputs
+    /// are uploaded once; the metrics read the same buffer through the inner (non-autodiff)
+    /// device.
+    fn with_labels(
+        (train_x, n): (&[f64], usize),
+        (test_x, n_test): (&[f64], usize),
+        d: usize,
+        labels: Labels,
+        device: &Device,
+    ) -> Self {
+        let inner = device.clone().inner();
+        let train_x = upload(train_x, n, d, device);
         Self {
             n,
-            n_test: test.n,
+            n_test,
             d,
             train_x_eval: train_x.clone().inner(),
             train_x,
-            test_x_eval: upload(&test.x, test.n, d, &inner),
-            labels: Labels::Classes {
-                k: train.k,
-                train: train.labels.clone(),
-                test: test.labels.clone(),
-                train_tensor: Tensor::from_data(TensorData::new(labels_i64, [n]), device),
-            },
+            test_x_eval: upload(test_x, n_test, d, &inner),
+            labels,
             signal_noise: None,
             fisher: None,
             lda: None,

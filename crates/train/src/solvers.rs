@@ -207,8 +207,7 @@ fn interpolating_minimiser(
     // margins off z* by ~1e-9, mostly along K's smallest eigenvectors, which Newton–CG would
     // need thousands of products to remove. The residual of A S = z*·1, solved with the same
     // factor, is added while the misfit shrinks at least twofold (at most three times, two
-    // products each). Measured at d = N = 2000, σ_f = 0.5, seed 0: 8,941 products in all
-    // without it, 1,854 with it.
+    // products each). BENCHMARKS.md has the measured saving at d = N = 2000.
     for _ in 0..3 {
         if best.0 == 0.0 {
             break;
