@@ -117,8 +117,37 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
     /// Hide the progress bar and the info logs.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// Also log every batch and solver run (the debug level; `RUST_LOG` overrides both flags).
+    #[arg(long, global = true)]
+    pub verbose: bool,
+}
+
+/// Real command lines, shown under each subcommand's help.
+const RUN_EXAMPLES: &str = "Examples:
+  experiments run --set 'loss.alpha=[0, 0.2]' --set data.d=140 --set data.n=200 --out runs/two
+  experiments run --config experiments/configs/standard.toml --dtype f64 --json --out runs/std";
+const SWEEP_EXAMPLES: &str = "Examples:
+  experiments sweep --spec experiments/sweeps/threshold_quick.toml --out runs/threshold
+  experiments sweep --spec experiments/sweeps/penalties_quick.toml --dtype f64 --out runs/penalties";
+const FIGURE_EXAMPLES: &str = "Examples:
+  experiments figure 16 --scale quick --out runs/fig16
+  experiments figure 6 --scale paper --set train.threads=2 --out runs/fig6-paper";
+const REPRODUCE_EXAMPLES: &str = "Examples:
+  experiments reproduce --scale quick --out runs/reproduce
+  experiments reproduce --scale paper --only 4,13,19,20 --out runs/paper
+  experiments reproduce --scale paper --estimate --out runs/paper";
+const BENCH_EXAMPLES: &str = "Examples:
+  experiments bench --sizes 2000x1400 --runs 1,8 --engines fused
+  experiments bench --dtype f64 --engines burn,fused";
+const THEORY_EXAMPLES: &str = "Examples:
+  experiments theory --lambda 0.7 --sigma-f 0.5 --alpha 0.2
+  experiments theory --lambda 0.4 --sigma-n 2 --alpha 0.4";
+
+/// The help after `run`'s options: examples, then every config field.
+fn run_after_help() -> String {
+    format!("{RUN_EXAMPLES}\n\n{}", fields_help())
 }
 
 /// The subcommands.
@@ -126,21 +155,26 @@ pub struct Cli {
 pub enum Command {
     /// Train one configured batch of runs (M = length of loss.alpha or train.lr) and write
     /// config.json, metrics.csv, summary.json (and histograms.csv) to --out.
-    #[command(after_long_help = fields_help())]
+    #[command(after_help = RUN_EXAMPLES, after_long_help = run_after_help())]
     Run(RunArgs),
     /// Run a sweep: a TOML grid over config fields (see `experiments::sweep`), batched where runs
     /// share data, resumable; writes OUT/index.csv and OUT/batches/*.
+    #[command(after_help = SWEEP_EXAMPLES)]
     Sweep(SweepArgs),
     /// Time the full-batch GD step (ms/step, GB/s of X read, GFLOP/s) and probe the machine's
     /// memory bandwidth and GEMM rate; prints a Markdown table. One precision per invocation.
+    #[command(after_help = BENCH_EXAMPLES)]
     Bench(BenchArgs),
     /// Reproduce one of the paper's figures: its sweeps, figure.svg/png with theory overlaid,
     /// index.csv and report.md in --out.
+    #[command(after_help = FIGURE_EXAMPLES)]
     Figure(FigureArgs),
     /// Reproduce every figure into OUT/fig<id>/ and write OUT/report.md over all of them.
+    #[command(after_help = REPRODUCE_EXAMPLES)]
     Reproduce(ReproduceArgs),
     /// Print the closed-form predictions (z*, loss floor, C², cos θ₁, accuracy, thresholds) for
     /// one parameter point, as JSON.
+    #[command(after_help = THEORY_EXAMPLES)]
     Theory(TheoryArgs),
 }
 
@@ -420,6 +454,9 @@ pub struct RunArgs {
     /// Output directory (created if needed; earlier results in it are replaced).
     #[arg(long)]
     pub out: PathBuf,
+    /// Print summary.json to stdout (for scripts) instead of the table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// The flags shared by `run` and `sweep`: `--set`, `--backend` and `--dtype`.
@@ -476,15 +513,53 @@ fn run_sweep_command(args: &SweepArgs, quiet: bool) -> Result<(), ExperimentErro
     Ok(())
 }
 
-fn init_logging(quiet: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(if quiet { "warn" } else { "info" })
-    });
+/// Logs to stderr, above the live progress bar: warnings with `--quiet`, per-batch lines with
+/// `--verbose`, `RUST_LOG` over both.
+fn init_logging(quiet: bool, verbose: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "warn",
+        (false, true) => "debug",
+        (false, false) => "info",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_target(false)
+        .with_timer(tracing_subscriber::fmt::time::Uptime::default())
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
+        .with_writer(|| crate::progress::LogWriter)
         .try_init();
+}
+
+/// The human summary of `run`: one line per run (α, η, steps, train loss, test accuracy, z*,
+/// how it ended).
+pub fn summary_table(summary: &logit_reg_train::Summary) -> String {
+    use crate::output::number;
+    let mut out = format!(
+        "{:>3}  {:>8}  {:>8}  {:>7}  {:>10}  {:>9}  {:>8}  {}\n",
+        "run", "α", "η", "steps", "train loss", "test acc", "z*", "ended"
+    );
+    let short = |v: f64| crate::figures::report::significant(v, 4);
+    for (run, r) in summary.runs.iter().enumerate() {
+        let ended = match (r.diverged, summary.converged) {
+            (Some((step, _)), _) => format!("diverged at step {step}"),
+            (None, true) => "converged".to_string(),
+            (None, false) => "step limit".to_string(),
+        };
+        out.push_str(&format!(
+            "{:>3}  {:>8}  {:>8}  {:>7}  {:>10}  {:>9}  {:>8}  {}\n",
+            run,
+            number(r.alpha),
+            number(r.lr),
+            summary.steps,
+            short(r.last.train_loss),
+            short(r.last.test_accuracy),
+            short(r.last.z_star),
+            ended
+        ));
+    }
+    out
 }
 
 /// Runs the command line `args` (including the program name) and returns the exit code:
@@ -501,15 +576,19 @@ pub fn main_with(args: impl IntoIterator<Item = String>) -> ExitCode {
             };
         }
     };
-    init_logging(cli.quiet);
+    init_logging(cli.quiet, cli.verbose);
     let result = match &cli.command {
         Command::Run(args) => resolve_run_config(args).and_then(|config| {
             run_to_dir(&config, &args.out, !cli.quiet).map(|result| {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&result.summary).unwrap_or_default()
-                );
-                println!("results in {}", args.out.display());
+                if args.json {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&result.summary).unwrap_or_default()
+                    );
+                } else {
+                    print!("{}", summary_table(&result.measured.summary));
+                    println!("results in {}", args.out.display());
+                }
             })
         }),
         Command::Sweep(args) => run_sweep_command(args, cli.quiet),

@@ -8,6 +8,7 @@
 //! - [`output`]: the result files (atomic writes, CSV, `weights.npy`, build provenance);
 //! - [`sweep`]: grids of runs, batched where they share data, resumable;
 //! - [`figures`]: the paper's figures, one file each, with a registry, plots and reports;
+//! - [`progress`]: the live progress bar, and logs that print above it;
 //! - [`bench`]: timings of the training step and the machine's limits;
 //! - [`cli`]: the command line.
 //!
@@ -31,6 +32,7 @@ pub mod config;
 mod error;
 pub mod figures;
 pub mod output;
+pub mod progress;
 pub mod run;
 pub mod sweep;
 

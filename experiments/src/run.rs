@@ -5,7 +5,6 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use logit_reg_model::{
     LinearClassifier, LinearClassifierConfig, LogitRegularizedLoss, MultiClassLogitLoss,
     make_device,
@@ -56,22 +55,6 @@ pub fn resolved_config(config: &RunConfig) -> Value {
         "labels_scheme": config.data.labels,
         "init": if config.train.init_std > 0.0 { "gaussian" } else { "zero" },
     })
-}
-
-/// A progress bar over `len` units (`steps`, `batches`), drawn only when `visible` and stderr
-/// is a terminal.
-pub(crate) fn progress_bar(len: u64, unit: &str, visible: bool) -> ProgressBar {
-    let bar = ProgressBar::new(len);
-    if visible && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        let template = format!("{{elapsed_precise}} [{{bar:40}}] {{pos}}/{{len}} {unit} {{msg}}");
-        bar.set_style(
-            ProgressStyle::with_template(&template)
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-    } else {
-        bar.set_draw_target(ProgressDrawTarget::hidden());
-    }
-    bar
 }
 
 /// The engine that trains `config`: `train.engine` as set, except that `auto` becomes `burn`
@@ -214,7 +197,7 @@ pub fn execute(config: &RunConfig, show_progress: bool) -> Result<RunResult, Exp
             model, &problem, &objective, &spec, &measure, &context, &train_set,
         )?
     } else {
-        let bar = progress_bar(spec.steps, "steps", show_progress);
+        let bar = crate::progress::bar(spec.steps, "steps", show_progress, None);
         let measured = train_and_measure(
             model,
             &problem,
@@ -227,7 +210,7 @@ pub fn execute(config: &RunConfig, show_progress: bool) -> Result<RunResult, Exp
                 Some(a) => bar.set_message(format!("test acc {a:.3}")),
             },
         )?;
-        bar.finish_and_clear();
+        crate::progress::finish(&bar);
         measured
     };
     let summary = summary_json(&measured.summary);
@@ -359,7 +342,7 @@ pub fn run_to_dir(
     std::fs::create_dir_all(out).map_err(|e| ExperimentError::io(out, e))?;
     clear_results(out)?;
     write_json(&out.join("config.json"), &resolved_config(config))?;
-    tracing::info!(out = %out.display(), runs = config.runs()?, "training");
+    tracing::debug!(out = %out.display(), runs = config.runs()?, "training");
     let result = execute(config, show_progress)?;
     let measured = &result.measured;
     write_atomic(
@@ -388,7 +371,7 @@ pub fn run_to_dir(
         )?;
     }
     write_json(&out.join("summary.json"), &result.summary)?;
-    tracing::info!(
+    tracing::debug!(
         wall_seconds = measured.summary.wall_seconds,
         metric_seconds = measured.summary.metric_seconds,
         "finished"

@@ -22,6 +22,7 @@
 
 use std::path::{Path, PathBuf};
 
+use indicatif::ProgressBar;
 use serde_json::Value;
 
 use crate::ExperimentError;
@@ -205,7 +206,7 @@ fn csv_field(v: &Value) -> String {
 }
 
 /// Runs every batch of `spec` into `out` (skipping complete ones when `resume`), then writes
-/// `out/index.csv`.
+/// `out/index.csv`; with a progress bar over the batches when `show_progress`.
 pub fn run_sweep(
     spec: &SweepSpec,
     extra: &[String],
@@ -213,16 +214,33 @@ pub fn run_sweep(
     resume: bool,
     show_progress: bool,
 ) -> Result<SweepReport, ExperimentError> {
+    let len = spec.batches(extra)?.len() as u64;
+    let bar = crate::progress::bar(len, "batches", show_progress, None);
+    let report = run_sweep_with(spec, extra, out, resume, &bar, "");
+    crate::progress::finish(&bar);
+    report
+}
+
+/// [`run_sweep`], advancing `bar` by one per batch (trained or skipped), with `label` and the
+/// batch's name as its message. The caller sets the bar's length (a figure's bar spans all of
+/// its parts).
+pub fn run_sweep_with(
+    spec: &SweepSpec,
+    extra: &[String],
+    out: &Path,
+    resume: bool,
+    bar: &ProgressBar,
+    label: &str,
+) -> Result<SweepReport, ExperimentError> {
     let batches = spec.batches(extra)?;
     std::fs::create_dir_all(out).map_err(|e| ExperimentError::io(out, e))?;
-    let bar = crate::run::progress_bar(batches.len() as u64, "batches", show_progress);
     let (mut trained, mut skipped) = (0, 0);
     for batch in &batches {
         let dir = out.join("batches").join(&batch.name);
         if resume && complete(&dir, &batch.config) {
             skipped += 1;
         } else {
-            bar.set_message(batch.name.clone());
+            bar.set_message(format!("{label}{}", batch.name));
             match run_to_dir(&batch.config, &dir, false) {
                 Ok(_) | Err(ExperimentError::Diverged { .. }) => trained += 1,
                 Err(e) => return Err(e),
@@ -230,7 +248,6 @@ pub fn run_sweep(
         }
         bar.inc(1);
     }
-    bar.finish_and_clear();
 
     let keys: Vec<String> = spec.grid.iter().map(|(k, _)| k.clone()).collect();
     let mut header = vec!["batch".to_string(), "run".to_string()];

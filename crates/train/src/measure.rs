@@ -352,7 +352,7 @@ pub fn solve_and_measure(
             } else {
                 ExactDetails::MaxMargin(max_margin_binary(&design, tol, spec.steps)?)
             };
-        tracing::info!(
+        tracing::debug!(
             run,
             alpha,
             iterations = solution.iterations(),

@@ -40,13 +40,15 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
+use indicatif::ProgressBar;
 pub use presets::{Part, Scale};
 pub use registry::{FIGURES, Figure, Preset, figure, figure_ids, figure_list, preset};
 pub use report::{FigureOutcome, Verdict};
 
 use crate::ExperimentError;
 use crate::output::write_atomic;
-use crate::sweep::run_sweep;
+use crate::progress;
+use crate::sweep::run_sweep_with;
 
 /// Options of a figure run.
 #[derive(Debug, Clone)]
@@ -97,8 +99,34 @@ pub fn run_figure(
     options: &FigureOptions,
     out: &Path,
 ) -> Result<FigureOutcome, ExperimentError> {
+    let bar = progress::bar(
+        0,
+        "batches",
+        options.progress,
+        Some(&format!("figure {id}")),
+    );
+    let outcome = run_figure_with(id, options, out, &bar);
+    progress::finish(&bar);
+    outcome
+}
+
+/// [`run_figure`], on a progress bar the caller owns: its length becomes this figure's batch
+/// count (over all parts) and its message the current part and batch.
+fn run_figure_with(
+    id: u32,
+    options: &FigureOptions,
+    out: &Path,
+    bar: &ProgressBar,
+) -> Result<FigureOutcome, ExperimentError> {
     let start = Instant::now();
     let preset = preset(id, options.scale)?;
+    let mut batches = 0;
+    for part in &preset.parts {
+        batches += part.spec.batches(&options.extra)?.len() as u64;
+    }
+    bar.set_length(batches);
+    bar.set_position(0);
+    bar.reset_eta();
     std::fs::create_dir_all(out).map_err(|e| ExperimentError::io(out, e))?;
     for name in ["report.md", "figure.svg", "figure.png", "index.csv"] {
         let path = out.join(name);
@@ -115,7 +143,7 @@ pub fn run_figure(
         let dir = out.join("parts").join(&part.name);
         std::fs::create_dir_all(&dir).map_err(|e| ExperimentError::io(&dir, e))?;
         write_atomic(&dir.join("spec.toml"), part.toml.as_bytes())?;
-        tracing::info!(
+        tracing::debug!(
             figure = id,
             part = %part.name,
             "part {}/{} ({})",
@@ -123,12 +151,18 @@ pub fn run_figure(
             preset.parts.len(),
             options.scale.name()
         );
-        let sweep = run_sweep(
+        let label = if preset.parts.len() > 1 {
+            format!("part {} ({}/{}) ", part.name, k + 1, preset.parts.len())
+        } else {
+            String::new()
+        };
+        let sweep = run_sweep_with(
             &part.spec,
             &options.extra,
             &dir,
             options.resume,
-            options.progress,
+            bar,
+            &label,
         )?;
         runs += sweep.runs;
         train_seconds += batch_seconds(&dir)?;
@@ -254,9 +288,17 @@ pub fn reproduce(
     let start = Instant::now();
     std::fs::create_dir_all(out).map_err(|e| ExperimentError::io(out, e))?;
     let mut outcomes = Vec::new();
+    let bar = progress::bar(0, "batches", options.progress, Some("reproduce"));
     for (k, &id) in ids.iter().enumerate() {
-        tracing::info!("figure {id} ({}/{})", k + 1, ids.len());
-        let outcome = run_figure(id, options, &out.join(format!("fig{id}")))?;
+        bar.set_prefix(format!("figure {id} ({} of {})", k + 1, ids.len()));
+        let outcome = run_figure_with(id, options, &out.join(format!("fig{id}")), &bar);
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                progress::finish(&bar);
+                return Err(e);
+            }
+        };
         tracing::info!(
             "figure {id}: {} in {:.0} s (training {:.0} s)",
             outcome.verdict().word(),
@@ -265,6 +307,7 @@ pub fn reproduce(
         );
         outcomes.push(outcome);
     }
+    progress::finish(&bar);
     write_atomic(
         &out.join("report.md"),
         report::reproduction_report(
