@@ -496,3 +496,27 @@ fn a_grid_over_a_list_valued_key_keeps_the_index_columns() {
         assert_eq!(&row[steps], "20");
     }
 }
+
+#[test]
+fn run_prints_a_table_and_json_on_request() {
+    let dir = tempdir().expect("tempdir");
+    let args = tiny(dir.path());
+    let table = experiments(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let stdout = String::from_utf8_lossy(&table.stdout);
+    assert!(table.status.success(), "{stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    // A header, one line per run (α = 0 and 0.2), and the path.
+    assert_eq!(lines.len(), 4, "{stdout}");
+    assert!(lines[0].contains("test acc") && lines[0].contains("z*"));
+    assert!(lines[1].trim_start().starts_with("0 ") && lines[1].contains("–"));
+    assert!(
+        lines[2].contains("0.2") && lines[2].contains("0.6748"),
+        "{stdout}"
+    );
+    assert!(lines[3].starts_with("results in "));
+    let mut with_json = args.clone();
+    with_json.insert(1, "--json".into());
+    let json = experiments(&with_json.iter().map(String::as_str).collect::<Vec<_>>());
+    let summary: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json on stdout");
+    assert_eq!(summary["runs"], 2);
+}
