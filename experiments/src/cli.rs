@@ -413,6 +413,26 @@ pub struct TheoryArgs {
 /// are `null` otherwise.
 pub fn theory_json(args: &TheoryArgs) -> Result<serde_json::Value, ExperimentError> {
     use logit_reg_model::{target, theory};
+    for (flag, value, ok, allowed) in [
+        ("--lambda", args.lambda, args.lambda > 0.0, "> 0 and finite"),
+        ("--mu-f", args.mu_f, args.mu_f > 0.0, "> 0 and finite"),
+        (
+            "--sigma-f",
+            args.sigma_f,
+            args.sigma_f >= 0.0,
+            ">= 0 and finite",
+        ),
+        (
+            "--sigma-n",
+            args.sigma_n,
+            args.sigma_n > 0.0,
+            "> 0 and finite",
+        ),
+    ] {
+        if !(ok && value.is_finite()) {
+            return Err(ExperimentError::invalid(flag, &value.to_string(), allowed));
+        }
+    }
     let quadratic = target::quadratic_target(args.alpha).map_err(ExperimentError::model)?;
     let smoothing = target::label_smoothing_target(args.alpha).map_err(ExperimentError::model)?;
     let below = args.lambda < 1.0;

@@ -9,11 +9,15 @@ use logit_reg_train::{HistogramRow, MetricRow, metrics::COLUMNS};
 
 use crate::ExperimentError;
 
-/// Writes `contents` to `path` atomically (temp file + rename).
+/// Writes `contents` to `path` atomically: to a temporary name unique to this process and call
+/// (`<name>.<pid>.<n>.tmp`, so that two writers never share one), then renamed into place.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> Result<(), ExperimentError> {
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("out")
+        "{}.{}.{n}.tmp",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("out"),
+        std::process::id()
     ));
     std::fs::write(&tmp, contents).map_err(|e| ExperimentError::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| ExperimentError::io(path, e))
@@ -190,6 +194,34 @@ mod tests {
         )
         .expect("csv");
         assert_eq!(text, "a,b\n\"x,y\",\"say \"\"hi\"\"\"\n1,2\n");
+    }
+
+    #[test]
+    fn concurrent_atomic_writes_leave_one_whole_file_and_no_temporaries() {
+        // Eight writers, 40 writes each, of contents that differ in length: with one shared
+        // temporary name they would rename each other's half-written files (or fail to).
+        let dir = std::env::temp_dir().join(format!("logit-reg-atomic-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("summary.json");
+        let contents: Vec<Vec<u8>> = (0..8)
+            .map(|w| vec![b'a' + w as u8; 1000 * (w + 1)])
+            .collect();
+        std::thread::scope(|scope| {
+            for c in &contents {
+                let path = &path;
+                scope.spawn(move || {
+                    for _ in 0..40 {
+                        write_atomic(path, c).expect("write");
+                    }
+                });
+            }
+        });
+        let written = std::fs::read(&path).expect("read");
+        assert!(contents.contains(&written), "a whole file of one writer");
+        let left: Vec<_> = std::fs::read_dir(&dir).expect("list").flatten().collect();
+        assert_eq!(left.len(), 1, "no temporary file left: {left:?}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

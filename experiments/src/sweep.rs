@@ -139,6 +139,13 @@ impl SweepSpec {
             let mut table = self.base.clone();
             for assignment in extra {
                 let (key, value) = crate::config::parse_override(assignment)?;
+                if self.grid.iter().any(|(k, _)| *k == key) {
+                    return Err(ExperimentError::invalid(
+                        &key,
+                        &format!("{value} (from --set)"),
+                        "a key the sweep does not grid over (the grid sets it for every run)",
+                    ));
+                }
                 set_dotted(&mut table, &key, value)?;
             }
             for (key, value) in &shared {

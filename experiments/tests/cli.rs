@@ -327,6 +327,22 @@ fn theory_prints_the_closed_forms() {
     let bad = experiments(&["theory", "--alpha", "1.5"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("loss.alpha"));
+    for (arg, flag) in [
+        ("--sigma-n=0", "--sigma-n"),
+        ("--sigma-n=-1", "--sigma-n"),
+        ("--lambda=NaN", "--lambda"),
+        ("--lambda=inf", "--lambda"),
+        ("--mu-f=0", "--mu-f"),
+        ("--sigma-f=-0.5", "--sigma-f"),
+    ] {
+        let bad = experiments(&["theory", arg]);
+        assert_eq!(bad.status.code(), Some(2), "{arg}");
+        assert!(
+            String::from_utf8_lossy(&bad.stderr).contains(flag),
+            "{arg}: {}",
+            String::from_utf8_lossy(&bad.stderr)
+        );
+    }
 }
 
 const SWEEP: &str = r#"
@@ -519,4 +535,29 @@ fn run_prints_a_table_and_json_on_request() {
     let json = experiments(&with_json.iter().map(String::as_str).collect::<Vec<_>>());
     let summary: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json on stdout");
     assert_eq!(summary["runs"], 2);
+}
+
+#[test]
+fn a_set_on_a_gridded_key_is_refused() {
+    let dir = tempdir().expect("tempdir");
+    let spec_path = dir.path().join("sweep.toml");
+    std::fs::write(&spec_path, SWEEP).expect("write");
+    let out = dir.path().join("out");
+    let result = experiments(&[
+        "sweep",
+        "--quiet",
+        "--spec",
+        spec_path.to_str().expect("utf8"),
+        "--set",
+        "data.sigma_n=3.0",
+        "--out",
+        out.to_str().expect("utf8"),
+    ]);
+    assert_eq!(result.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(
+        stderr.contains("data.sigma_n") && stderr.contains("--set"),
+        "{stderr}"
+    );
+    assert!(!out.join("index.csv").exists());
 }

@@ -242,7 +242,9 @@ fn fused_setup<'p, M: LogitModel>(
 /// The GD loop on the fused engine, with the same logging, divergence and convergence rules
 /// as the Burn loop: the objective is evaluated at logging steps, and at any step where a run's
 /// margins become suspect (NaN or beyond [`crate::fused::SUSPECT_MARGIN`]); a run whose
-/// objective is then non-finite has diverged at that step, as the Burn loop would record.
+/// objective is then non-finite has diverged at that step, as the Burn loop would record. (A
+/// penalty whose value overflows while its margins stay finite is caught at the next logging
+/// step.)
 fn train_fused<M: LogitModel, T: HostFloat>(
     mut model: M,
     mut engine: FusedGd<T>,
@@ -272,9 +274,13 @@ fn train_fused<M: LogitModel, T: HostFloat>(
         if fresh {
             state.record(&engine.objective());
         }
-        let done = state.done(spec.steps);
+        let mut done = state.done(spec.steps);
         if log_step(state.step) || done {
             let objective = engine.objective();
+            // A non-finite objective with finite margins (a penalty that overflows on its
+            // own) is divergence too; the objective is at hand at every logging step.
+            state.record(&objective);
+            done = state.done(spec.steps);
             let current = rebuild(&model, &engine.weights())?;
             observe(&state.view(&current, &objective, done));
             if done {

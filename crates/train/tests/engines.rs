@@ -227,3 +227,27 @@ fn fused_results_do_not_depend_on_the_thread_count() {
     assert_eq!(one, two, "bit-identical on one thread and on two");
     assert_eq!(one, three);
 }
+
+#[test]
+fn a_penalty_that_overflows_with_finite_margins_diverges_on_both_engines() {
+    // Pseudo-Huber with δ = 1e308: f(t) = δ²(√(1 + (t/δ)²) − 1) is ∞·0 = NaN at every t, while
+    // its derivative t/√(1 + (t/δ)²) ≈ t stays finite, so no margin ever looks suspect.
+    let dev = f64_device();
+    let mut case = Case::new(&[0.5, 0.5], &[0.1, 0.1]);
+    case.penalty = Some(Arc::new(
+        logit_reg_model::PseudoHuber::new(1e308).expect("δ = 1e308 is finite"),
+    ));
+    case.steps = 50;
+    for engine in [EngineName::Burn, EngineName::Fused] {
+        let (_, _, outcome) = case.train(&dev, engine);
+        for run in 0..2 {
+            let (step, loss) = outcome.diverged[run].expect("diverged");
+            assert_eq!(step, 0, "{engine:?} run {run}");
+            assert!(loss.is_nan(), "{engine:?} run {run}: {loss}");
+        }
+        assert_eq!(
+            outcome.steps, 0,
+            "{engine:?}: every run diverged, so training stopped"
+        );
+    }
+}
