@@ -30,6 +30,9 @@ use crate::config::{RunConfig, set_dotted};
 use crate::output::{csv_text, write_atomic, write_json};
 use crate::run::{SUMMARY_METRICS, resolved_config, run_to_dir};
 
+/// The most grid points a sweep may have (the product of its value counts).
+pub const MAX_GRID_POINTS: usize = 1_000_000;
+
 /// Keys whose values vary inside one batch (the runs share their data).
 pub const BATCHED_KEYS: &[&str] = &["loss.alpha", "train.lr"];
 
@@ -91,6 +94,20 @@ impl SweepSpec {
                 }
             };
             grid.push((key, values));
+        }
+        let points = grid
+            .iter()
+            .try_fold(1usize, |product, (_, values)| {
+                product.checked_mul(values.len())
+            })
+            .filter(|&p| p <= MAX_GRID_POINTS);
+        if points.is_none() {
+            let sizes: Vec<String> = grid.iter().map(|(_, v)| v.len().to_string()).collect();
+            return Err(ExperimentError::invalid(
+                "grid",
+                &format!("{} points", sizes.join(" × ")),
+                &format!("at most {MAX_GRID_POINTS} grid points"),
+            ));
         }
         Ok(Self { base, grid })
     }

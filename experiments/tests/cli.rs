@@ -231,6 +231,19 @@ fn bad_input_exits_non_zero_and_names_the_key() {
         "train.histogram_steps",
     );
     assert_rejected(&["--set", "novalue"], "novalue");
+    assert_rejected(
+        &["--set", "data.d=10000000", "--set", "data.n=10000000"],
+        "data.d",
+    );
+    assert_rejected(&["--set", "data.d=9223372036854775807"], "data.d");
+    assert_rejected(
+        &["--set", "train.log_points=1000000000000"],
+        "train.log_points",
+    );
+    assert_rejected(
+        &["--set", "train.histogram_bins=10000000000"],
+        "train.histogram_bins",
+    );
     assert_rejected(&["--backend", "cuda"], "backend");
     assert_rejected(&["--dtype", "f16"], "dtype");
     assert_rejected(
@@ -407,6 +420,12 @@ fn a_bad_sweep_names_its_key() {
         ("[grid]\n\"data.bogus\" = [1]\n", "bogus"),
         ("[grid]\n\"loss.alpha\" = [2.0]\n", "loss.alpha"),
         ("[extra]\nx = 1\n", "extra"),
+        (
+            "[grid]\na = [1,2,3,4,5,6,7,8,9,10]\nb = [1,2,3,4,5,6,7,8,9,10]\n\
+             c = [1,2,3,4,5,6,7,8,9,10]\nd = [1,2,3,4,5,6,7,8,9,10]\n\
+             e = [1,2,3,4,5,6,7,8,9,10]\nf = [1,2,3,4,5,6,7,8,9,10]\ng = [1,2]\n",
+            "grid",
+        ),
     ] {
         let result = sweep(dir.path(), text);
         assert_eq!(result.status.code(), Some(2), "{text}");
