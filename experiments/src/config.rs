@@ -659,18 +659,18 @@ impl RunConfig {
             "[0, 1)",
         )?;
         check("train.adam_eps", t.adam_eps, t.adam_eps > 0.0, "> 0")?;
-        if !(2..=MAX_LOG_POINTS).contains(&t.log_points) {
+        if !(2..=crate::limits::MAX_LOG_POINTS).contains(&t.log_points) {
             return Err(ExperimentError::invalid(
                 "train.log_points",
                 &t.log_points.to_string(),
-                &format!("2..={MAX_LOG_POINTS}"),
+                &format!("2..={}", crate::limits::MAX_LOG_POINTS),
             ));
         }
-        if !(1..=MAX_HISTOGRAM_BINS).contains(&t.histogram_bins) {
+        if !(1..=crate::limits::MAX_HISTOGRAM_BINS).contains(&t.histogram_bins) {
             return Err(ExperimentError::invalid(
                 "train.histogram_bins",
                 &t.histogram_bins.to_string(),
-                &format!("1..={MAX_HISTOGRAM_BINS}"),
+                &format!("1..={}", crate::limits::MAX_HISTOGRAM_BINS),
             ));
         }
         if let Some(&s) = t.histogram_steps.iter().find(|&&s| s > t.steps) {
@@ -681,71 +681,6 @@ impl RunConfig {
             ));
         }
         self.check_memory()
-    }
-
-    /// The bytes a run of this config holds at its peak, roughly: the data drawn on the host
-    /// in f64 and uploaded (train and test inputs), the f64 copy the fused engine or an exact
-    /// solver makes, the Gram matrix of Newton's interpolating start (d ≥ N) or the empirical
-    /// LDA covariance (N > d), the weights, and the logits the metrics read back. Checked
-    /// arithmetic: a size that overflows is an error naming the keys.
-    pub fn memory_estimate(&self) -> Result<u64, ExperimentError> {
-        let overflow = || {
-            ExperimentError::invalid(
-                "data.d, data.n, data.n_test",
-                &format!("{} × ({} + {})", self.data.d, self.data.n, self.data.n_test),
-                "sizes whose product fits in memory",
-            )
-        };
-        let d = self.data.d as u64;
-        let (n, n_test) = (self.data.n as u64, self.data.n_test as u64);
-        let classes = match self.data.model {
-            DataModel::SignalNoise => 1,
-            DataModel::Multiclass => self.data.k as u64,
-        };
-        let runs = self.runs()? as u64;
-        let rows = n.checked_add(n_test).ok_or_else(overflow)?;
-        let inputs = rows.checked_mul(d).ok_or_else(overflow)?;
-        let square = if d >= n { n } else { d };
-        let floats = [
-            inputs.checked_mul(3).ok_or_else(overflow)?,
-            n.checked_mul(d).ok_or_else(overflow)?,
-            square.checked_mul(square).ok_or_else(overflow)?,
-            d.checked_mul(runs)
-                .and_then(|v| v.checked_mul(classes))
-                .ok_or_else(overflow)?,
-            rows.checked_mul(runs)
-                .and_then(|v| v.checked_mul(classes))
-                .and_then(|v| v.checked_mul(2))
-                .ok_or_else(overflow)?,
-        ]
-        .iter()
-        .try_fold(0u64, |sum, v| sum.checked_add(*v))
-        .ok_or_else(overflow)?;
-        floats.checked_mul(8).ok_or_else(overflow)
-    }
-
-    /// Refuses a config whose [`RunConfig::memory_estimate`] exceeds the memory this machine
-    /// has available (`MemAvailable` of /proc/meminfo; not checked where that is unreadable).
-    fn check_memory(&self) -> Result<(), ExperimentError> {
-        let need = self.memory_estimate()?;
-        if let Some(available) = available_memory().filter(|&available| need > available) {
-            let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
-            return Err(ExperimentError::invalid(
-                "data.d, data.n, data.n_test",
-                &format!(
-                    "{} × ({} + {}) (needs about {:.1} GiB)",
-                    self.data.d,
-                    self.data.n,
-                    self.data.n_test,
-                    gib(need)
-                ),
-                &format!(
-                    "sizes that fit in the {:.1} GiB of memory available",
-                    gib(available)
-                ),
-            ));
-        }
-        Ok(())
     }
 
     /// The resolved config as flat `key = value` lines, in [`FIELDS`] order (for `--help`).
@@ -762,19 +697,6 @@ impl RunConfig {
             })
             .collect()
     }
-}
-
-/// The most logging steps a run may ask for (`train.log_points`).
-pub const MAX_LOG_POINTS: usize = 100_000;
-/// The most histogram bins (`train.histogram_bins`).
-pub const MAX_HISTOGRAM_BINS: usize = 100_000;
-
-/// `MemAvailable` of /proc/meminfo in bytes, where it can be read.
-fn available_memory() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    kib.checked_mul(1024)
 }
 
 /// The `--help` text listing every field, its default and its meaning.

@@ -5,6 +5,7 @@
 //! - [`config`]: the run configuration (TOML + `--set key=value`), validated per key;
 //! - [`run`]: the factory (config → problem, model, objective, engine spec), one configured
 //!   run from config to result files;
+//! - [`limits`]: the memory estimate and size bounds checked before allocating;
 //! - [`output`]: the result files (atomic writes, CSV, `weights.npy`, build provenance);
 //! - [`sweep`]: grids of runs, batched where they share data, resumable;
 //! - [`figures`]: the paper's figures, one file each, with a registry, plots and reports;
@@ -31,6 +32,7 @@ pub mod cli;
 pub mod config;
 mod error;
 pub mod figures;
+pub mod limits;
 pub mod output;
 pub mod progress;
 pub mod run;

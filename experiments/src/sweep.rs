@@ -30,9 +30,6 @@ use crate::config::{RunConfig, set_dotted};
 use crate::output::{csv_text, write_atomic, write_json};
 use crate::run::{SUMMARY_METRICS, resolved_config, run_to_dir};
 
-/// The most grid points a sweep may have (the product of its value counts).
-pub const MAX_GRID_POINTS: usize = 1_000_000;
-
 /// Keys whose values vary inside one batch (the runs share their data).
 pub const BATCHED_KEYS: &[&str] = &["loss.alpha", "train.lr"];
 
@@ -100,13 +97,13 @@ impl SweepSpec {
             .try_fold(1usize, |product, (_, values)| {
                 product.checked_mul(values.len())
             })
-            .filter(|&p| p <= MAX_GRID_POINTS);
+            .filter(|&p| p <= crate::limits::MAX_GRID_POINTS);
         if points.is_none() {
             let sizes: Vec<String> = grid.iter().map(|(_, v)| v.len().to_string()).collect();
             return Err(ExperimentError::invalid(
                 "grid",
                 &format!("{} points", sizes.join(" × ")),
-                &format!("at most {MAX_GRID_POINTS} grid points"),
+                &format!("at most {} grid points", crate::limits::MAX_GRID_POINTS),
             ));
         }
         Ok(Self { base, grid })
