@@ -235,28 +235,27 @@ pub fn run_sweep(
     resume: bool,
     show_progress: bool,
 ) -> Result<SweepReport, ExperimentError> {
-    let len = spec.batches(extra)?.len() as u64;
-    let bar = crate::progress::bar(len, "batches", show_progress, None);
-    let report = run_sweep_with(spec, extra, out, resume, &bar, "");
+    let batches = spec.batches(extra)?;
+    let bar = crate::progress::bar(batches.len() as u64, "batches", show_progress, None);
+    let report = run_sweep_with(spec, &batches, out, resume, &bar, "");
     crate::progress::finish(&bar);
     report
 }
 
-/// [`run_sweep`], advancing `bar` by one per batch (trained or skipped), with `label` and the
-/// batch's name as its message. The caller sets the bar's length (a figure's bar spans all of
-/// its parts).
+/// [`run_sweep`] of `batches` (the expansion of `spec`), advancing `bar` by one per batch
+/// (trained or skipped), with `label` and the batch's name as its message. The caller sets the
+/// bar's length (a figure's bar spans all of its parts).
 pub fn run_sweep_with(
     spec: &SweepSpec,
-    extra: &[String],
+    batches: &[Batch],
     out: &Path,
     resume: bool,
     bar: &ProgressBar,
     label: &str,
 ) -> Result<SweepReport, ExperimentError> {
-    let batches = spec.batches(extra)?;
     std::fs::create_dir_all(out).map_err(|e| ExperimentError::io(out, e))?;
     let (mut trained, mut skipped) = (0, 0);
-    for batch in &batches {
+    for batch in batches {
         let dir = out.join("batches").join(&batch.name);
         if resume && complete(&dir, &batch.config) {
             skipped += 1;
@@ -277,7 +276,7 @@ pub fn run_sweep_with(
     header.extend(["steps", "diverged", "solver", "engine"].map(String::from));
     let mut rows = Vec::new();
     let (mut runs, mut diverged) = (0, 0);
-    for batch in &batches {
+    for batch in batches {
         let dir = out.join("batches").join(&batch.name);
         let path = dir.join("summary.json");
         let summary: Value = serde_json::from_str(

@@ -31,8 +31,8 @@ pub struct StepView<'a, M> {
     pub model: &'a M,
     /// Each run's objective at this step (before the update), NaN where unknown.
     pub objective: &'a [f64],
-    /// Each run's divergence step, if it diverged.
-    pub diverged: &'a [Option<u64>],
+    /// Per run: the step and loss at which it diverged, if it did.
+    pub diverged: &'a [Option<(u64, f64)>],
     /// Whether this is the final model (the step limit, convergence, or every run diverged).
     pub last: bool,
 }
@@ -304,7 +304,6 @@ struct LoopState {
     step: u64,
     converged: bool,
     diverged: Vec<Option<(u64, f64)>>,
-    diverged_steps: Vec<Option<u64>>,
     gradient_norms: Option<Vec<f64>>,
 }
 
@@ -314,7 +313,6 @@ impl LoopState {
             step: 0,
             converged: false,
             diverged: vec![None; runs],
-            diverged_steps: vec![None; runs],
             gradient_norms: None,
         }
     }
@@ -324,7 +322,6 @@ impl LoopState {
         for (run, &value) in objective.iter().enumerate() {
             if !value.is_finite() && self.diverged[run].is_none() {
                 self.diverged[run] = Some((self.step, value));
-                self.diverged_steps[run] = Some(self.step);
             }
         }
     }
@@ -346,7 +343,7 @@ impl LoopState {
             step: self.step,
             model,
             objective,
-            diverged: &self.diverged_steps,
+            diverged: &self.diverged,
             last,
         }
     }

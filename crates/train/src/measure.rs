@@ -262,16 +262,12 @@ pub fn train_and_measure<M: LogitModel>(
         steps: outcome.steps,
         wall_seconds,
         metric_seconds,
-        converged: outcome.converged,
+        converged: outcome.converged && outcome.diverged.iter().all(Option::is_none),
         gradient_norms: outcome.gradient_norms.clone(),
         optimizer: spec.optimizer,
         engine: outcome.engine,
         lda_cos_e1,
         exact: None,
-    };
-    let summary = Summary {
-        converged: summary.converged && !summary.any_diverged(),
-        ..summary
     };
     Ok(Measured {
         metrics,

@@ -120,11 +120,12 @@ fn run_figure_with(
 ) -> Result<FigureOutcome, ExperimentError> {
     let start = Instant::now();
     let preset = preset(id, options.scale)?;
-    let mut batches = 0;
-    for part in &preset.parts {
-        batches += part.spec.batches(&options.extra)?.len() as u64;
-    }
-    bar.set_length(batches);
+    let batches = preset
+        .parts
+        .iter()
+        .map(|part| part.spec.batches(&options.extra))
+        .collect::<Result<Vec<_>, _>>()?;
+    bar.set_length(batches.iter().map(|b| b.len() as u64).sum());
     bar.set_position(0);
     bar.reset_eta();
     std::fs::create_dir_all(out).map_err(|e| ExperimentError::io(out, e))?;
@@ -139,7 +140,7 @@ fn run_figure_with(
     let mut runs = 0;
     let mut train_seconds = 0.0;
     let mut solvers = Vec::new();
-    for (k, part) in preset.parts.iter().enumerate() {
+    for (k, (part, part_batches)) in preset.parts.iter().zip(&batches).enumerate() {
         let dir = out.join("parts").join(&part.name);
         std::fs::create_dir_all(&dir).map_err(|e| ExperimentError::io(&dir, e))?;
         write_atomic(&dir.join("spec.toml"), part.toml.as_bytes())?;
@@ -156,14 +157,7 @@ fn run_figure_with(
         } else {
             String::new()
         };
-        let sweep = run_sweep_with(
-            &part.spec,
-            &options.extra,
-            &dir,
-            options.resume,
-            bar,
-            &label,
-        )?;
+        let sweep = run_sweep_with(&part.spec, part_batches, &dir, options.resume, bar, &label)?;
         runs += sweep.runs;
         train_seconds += batch_seconds(&dir)?;
         if sweep.diverged > 0 {
