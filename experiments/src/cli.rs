@@ -1,6 +1,6 @@
 //! The command line, as a library so that it can be tested; `main.rs` only calls [`main_with`].
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -11,6 +11,7 @@ use crate::ExperimentError;
 use crate::config::{RunConfig, fields_help};
 use crate::figures::Scale;
 use crate::run::run_to_dir;
+use crate::store::DirLock;
 
 /// `--backend`: the compute backends (those not compiled in are refused when the device is
 /// made).
@@ -190,6 +191,11 @@ pub struct SweepArgs {
     /// Retrain every batch, even those whose results are complete.
     #[arg(long)]
     pub no_resume: bool,
+    /// Train only share I of N of the batches (balanced by cost), for N processes or array
+    /// tasks writing into one --out; writes no index, figure or report. Rerun without --shard
+    /// once all shards are done to write them.
+    #[arg(long, value_name = "I/N", value_parser = crate::shard::Shard::parse)]
+    pub shard: Option<crate::shard::Shard>,
     /// Output directory.
     #[arg(long)]
     pub out: PathBuf,
@@ -210,6 +216,11 @@ pub struct FigureArgs {
     /// Retrain every batch, even those whose results are complete.
     #[arg(long)]
     pub no_resume: bool,
+    /// Train only share I of N of the batches (balanced by cost), for N processes or array
+    /// tasks writing into one --out; writes no index, figure or report. Rerun without --shard
+    /// once all shards are done to write them.
+    #[arg(long, value_name = "I/N", value_parser = crate::shard::Shard::parse)]
+    pub shard: Option<crate::shard::Shard>,
     /// Output directory.
     #[arg(long)]
     pub out: PathBuf,
@@ -230,10 +241,20 @@ pub struct ReproduceArgs {
     /// Retrain every batch, even those whose results are complete.
     #[arg(long)]
     pub no_resume: bool,
+    /// Train only share I of N of the batches (balanced by cost), for N processes or array
+    /// tasks writing into one --out; writes no index, figure or report. Rerun without --shard
+    /// once all shards are done to write them.
+    #[arg(long, value_name = "I/N", value_parser = crate::shard::Shard::parse)]
+    pub shard: Option<crate::shard::Shard>,
     /// Train nothing: time each batch shape for a few steps and write OUT/estimate.md with
     /// every figure's predicted training time at this scale.
     #[arg(long)]
     pub estimate: bool,
+    /// With --estimate: also predict the wall time on N parallel tasks (each running
+    /// --shard I/N), for each N given (comma-separated), and name the longest single batch,
+    /// which bounds it.
+    #[arg(long, value_name = "N", value_delimiter = ',', value_parser = clap::value_parser!(u64).range(1..))]
+    pub tasks: Vec<u64>,
     /// Output directory.
     #[arg(long)]
     pub out: PathBuf,
@@ -243,14 +264,36 @@ fn figure_options(
     scale: Scale,
     flags: &ConfigFlags,
     no_resume: bool,
+    shard: Option<crate::shard::Shard>,
     quiet: bool,
 ) -> Result<crate::figures::FigureOptions, ExperimentError> {
     Ok(crate::figures::FigureOptions {
         scale,
         extra: flags.overrides()?,
         resume: !no_resume,
+        shard,
         progress: !quiet,
     })
+}
+
+/// Creates the output directory `out` and checks that files can be written in it, so that a
+/// bad `--out` fails before any training, naming the flag.
+pub fn prepare_out(out: &Path) -> Result<(), ExperimentError> {
+    let bad = |e: std::io::Error| {
+        ExperimentError::flag(
+            "--out",
+            format!("{} is not a writable directory: {e}", out.display()),
+        )
+    };
+    std::fs::create_dir_all(out).map_err(bad)?;
+    let probe = out.join(format!(".write-probe.{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(bad)?;
+    std::fs::remove_file(&probe).map_err(bad)
+}
+
+/// What a shard did, on stdout.
+fn print_share(shard: crate::shard::Shard, report: &crate::sweep::SweepReport) {
+    println!("shard {shard}: {}", report.counts());
 }
 
 fn print_outcome(o: &crate::figures::FigureOutcome) {
@@ -267,7 +310,15 @@ fn print_outcome(o: &crate::figures::FigureOutcome) {
 }
 
 fn run_figure_command(args: &FigureArgs, quiet: bool) -> Result<(), ExperimentError> {
-    let options = figure_options(args.scale, &args.flags, args.no_resume, quiet)?;
+    let options = figure_options(args.scale, &args.flags, args.no_resume, args.shard, quiet)?;
+    prepare_out(&args.out)?;
+    if let Some(shard) = args.shard {
+        let plan = crate::figures::FigurePlan::new(args.id, &options)?;
+        let report = crate::figures::train_share(&[plan], &[&args.out], shard, &options)?;
+        print_share(shard, &report);
+        return Ok(());
+    }
+    let _lock = DirLock::output(&args.out)?;
     let outcome = crate::figures::run_figure(args.id, &options, &args.out)?;
     print_outcome(&outcome);
     println!("report: {}", args.out.join("report.md").display());
@@ -275,20 +326,46 @@ fn run_figure_command(args: &FigureArgs, quiet: bool) -> Result<(), ExperimentEr
 }
 
 fn run_reproduce_command(args: &ReproduceArgs, quiet: bool) -> Result<(), ExperimentError> {
-    let options = figure_options(args.scale, &args.flags, args.no_resume, quiet)?;
+    let options = figure_options(args.scale, &args.flags, args.no_resume, args.shard, quiet)?;
     let ids: Vec<u32> = if args.only.is_empty() {
         crate::figures::figure_ids()
     } else {
         args.only.clone()
     };
+    if !args.tasks.is_empty() && !args.estimate {
+        return Err(ExperimentError::flag(
+            "--tasks",
+            "applies only with --estimate (to run on N tasks, give each --shard I/N)",
+        ));
+    }
+    prepare_out(&args.out)?;
     if args.estimate {
         let estimates = crate::figures::estimate(&ids, options.scale, &options.extra)?;
-        let table = crate::figures::estimate_table(&estimates, options.scale);
-        std::fs::create_dir_all(&args.out).map_err(|e| ExperimentError::io(&args.out, e))?;
+        let mut table = crate::figures::estimate_table(&estimates, options.scale);
+        if !args.tasks.is_empty() {
+            let counts: Vec<usize> = args.tasks.iter().map(|&n| n as usize).collect();
+            table.push('\n');
+            table.push_str(&crate::figures::tasks_table(&estimates, &counts));
+        }
         crate::output::write_atomic(&args.out.join("estimate.md"), table.as_bytes())?;
         println!("{table}");
         return Ok(());
     }
+    if let Some(shard) = args.shard {
+        let plans = ids
+            .iter()
+            .map(|&id| crate::figures::FigurePlan::new(id, &options))
+            .collect::<Result<Vec<_>, _>>()?;
+        let dirs: Vec<PathBuf> = ids
+            .iter()
+            .map(|id| args.out.join(format!("fig{id}")))
+            .collect();
+        let dirs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
+        let report = crate::figures::train_share(&plans, &dirs, shard, &options)?;
+        print_share(shard, &report);
+        return Ok(());
+    }
+    let _lock = DirLock::output(&args.out)?;
     let outcomes = crate::figures::reproduce(&ids, &options, &args.out)?;
     for o in &outcomes {
         print_outcome(o);
@@ -515,14 +592,28 @@ pub fn resolve_run_config(args: &RunArgs) -> Result<RunConfig, ExperimentError> 
 fn run_sweep_command(args: &SweepArgs, quiet: bool) -> Result<(), ExperimentError> {
     let spec = crate::sweep::SweepSpec::load(&args.spec)?;
     let extra = args.flags.overrides()?;
-    let report = crate::sweep::run_sweep(&spec, &extra, &args.out, !args.no_resume, !quiet)?;
+    prepare_out(&args.out)?;
+    let mode = crate::sweep::SweepMode {
+        resume: !args.no_resume,
+        shard: args.shard,
+    };
+    let _lock = match args.shard {
+        Some(_) => None,
+        None => Some(DirLock::output(&args.out)?),
+    };
+    let report = crate::sweep::run_sweep(&spec, &extra, &args.out, &mode, !quiet)?;
+    let Some(index) = &report.index else {
+        if let Some(shard) = args.shard {
+            print_share(shard, &report);
+        }
+        return Ok(());
+    };
     println!(
-        "{} runs ({} batches trained, {} skipped as complete, {} runs diverged); index: {}",
+        "{} runs ({}; {} runs diverged); index: {}",
         report.runs,
-        report.trained,
-        report.skipped,
+        report.counts(),
         report.diverged,
-        report.index.display()
+        index.display()
     );
     if report.diverged > 0 {
         eprintln!(
@@ -599,6 +690,8 @@ pub fn main_with(args: impl IntoIterator<Item = String>) -> ExitCode {
     init_logging(cli.quiet, cli.verbose);
     let result = match &cli.command {
         Command::Run(args) => resolve_run_config(args).and_then(|config| {
+            prepare_out(&args.out)?;
+            let _lock = DirLock::output(&args.out)?;
             run_to_dir(&config, &args.out, !cli.quiet).map(|result| {
                 if args.json {
                     println!(
@@ -623,9 +716,10 @@ pub fn main_with(args: impl IntoIterator<Item = String>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
-            match e {
-                ExperimentError::Config { .. } => ExitCode::from(2),
-                _ => ExitCode::from(1),
+            if e.is_usage() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
             }
         }
     }

@@ -31,6 +31,22 @@ pub enum ExperimentError {
         /// The run's learning rate.
         lr: f64,
     },
+    /// Another process holds the output directory.
+    #[error("{path} is in use by {holder}; wait for it, or choose another --out")]
+    Locked {
+        /// The output directory.
+        path: String,
+        /// Who holds it.
+        holder: String,
+    },
+    /// A command-line flag is malformed, out of range, or cannot be honoured here.
+    #[error("{flag}: {message}")]
+    Flag {
+        /// The flag, e.g. `--shard`.
+        flag: String,
+        /// What is wrong, with what is allowed.
+        message: String,
+    },
     /// A file could not be read or written.
     #[error("{path}: {message}")]
     Io {
@@ -85,6 +101,24 @@ impl ExperimentError {
             }
             _ => ExperimentError::Model(e),
         }
+    }
+
+    /// A bad value of a command-line flag.
+    pub fn flag(flag: &str, message: impl Into<String>) -> Self {
+        ExperimentError::Flag {
+            flag: flag.to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// Whether the error is the user's input (exit code 2) rather than a failed run (1).
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            ExperimentError::Config { .. }
+                | ExperimentError::Locked { .. }
+                | ExperimentError::Flag { .. }
+        )
     }
 
     /// An I/O error on `path`.

@@ -7,6 +7,8 @@
 //!   run from config to result files;
 //! - [`limits`]: the memory estimate and size bounds checked before allocating;
 //! - [`output`]: the result files (atomic writes, CSV, `weights.npy`, build provenance);
+//! - [`shard`]: `--shard I/N`, the cost-balanced partition of a job's batches;
+//! - [`store`]: the output lock, per-batch claims and verified completion markers;
 //! - [`sweep`]: grids of runs, batched where they share data, resumable;
 //! - [`figures`]: the paper's figures, one file each, with a registry, plots and reports;
 //! - [`progress`]: the live progress bar, and logs that print above it;
@@ -36,6 +38,8 @@ pub mod limits;
 pub mod output;
 pub mod progress;
 pub mod run;
+pub mod shard;
+pub mod store;
 pub mod sweep;
 
 pub use error::ExperimentError;

@@ -139,7 +139,9 @@ pub fn weights_npy(values: &[f64], shape: [usize; 2]) -> Vec<u8> {
 /// Removes the result files of an earlier run in `dir`, so a new run that is interrupted
 /// cannot leave the old summary looking like its own.
 pub fn clear_results(dir: &Path) -> Result<(), ExperimentError> {
+    // The completion marker goes first: a directory half cleared must never look done.
     for name in [
+        crate::store::DONE_MARKER,
         "summary.json",
         "metrics.csv",
         "timing.csv",

@@ -371,6 +371,7 @@ pub fn run_to_dir(
         )?;
     }
     write_json(&out.join("summary.json"), &result.summary)?;
+    crate::store::write_marker(out, measured.summary.runs.len())?;
     tracing::debug!(
         wall_seconds = measured.summary.wall_seconds,
         metric_seconds = measured.summary.metric_seconds,

@@ -15,10 +15,15 @@
 //!
 //! Runs that differ only in `loss.alpha` and `train.lr` share data and are trained together as
 //! one batch of M runs; all other runs are trained one batch after another. Each batch writes
-//! its files to `OUT/batches/bNNNN/`. A batch whose `summary.json` exists and whose
-//! `config.json` holds the same resolved config is skipped, so an interrupted sweep resumes
-//! where it stopped. `OUT/index.csv` has one row per run: the grid values, then the run's final
-//! metrics.
+//! its files to `OUT/batches/bNNNN/`, the completion marker `done.json` last. A batch whose
+//! files verify against its marker and whose `config.json` holds the same resolved config is
+//! skipped, so an interrupted sweep resumes where it stopped; anything else is redone (see
+//! [`crate::store`]). `OUT/index.csv` has one row per run: the grid values, then the run's
+//! final metrics.
+//!
+//! `--shard I/N` splits the batches into N shares balanced by [`batch_cost`]; shard I trains
+//! only its share, takes a claim on each batch as it trains it, and writes no index. Once every
+//! shard has finished, the same command without `--shard` trains nothing and writes the index.
 
 use std::path::{Path, PathBuf};
 
@@ -29,6 +34,10 @@ use crate::ExperimentError;
 use crate::config::{RunConfig, set_dotted};
 use crate::output::{csv_text, write_atomic, write_json};
 use crate::run::{SUMMARY_METRICS, resolved_config, run_to_dir};
+use crate::store::{Acquired, BatchState, DirLock, check_batch};
+
+/// The claim file in each batch directory, held while the batch trains.
+pub const CLAIM: &str = "claim.lock";
 
 /// Keys whose values vary inside one batch (the runs share their data).
 pub const BATCHED_KEYS: &[&str] = &["loss.alpha", "train.lr"];
@@ -195,27 +204,48 @@ impl SweepSpec {
 /// What a sweep did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SweepReport {
-    /// Batches trained now.
+    /// Batches trained now (redone ones included).
     pub trained: usize,
-    /// Batches skipped because their results were complete.
+    /// Batches skipped because their results were complete and verified.
     pub skipped: usize,
-    /// Runs in the index.
+    /// Batches whose files were there but did not check out (truncated, unmarked, for another
+    /// config) and were trained again.
+    pub redone: usize,
+    /// Batches of this share that another live process was training, left to it (shards only).
+    pub left_to_others: usize,
+    /// Runs in the index (0 for a shard, which writes none).
     pub runs: usize,
     /// Runs that diverged.
     pub diverged: usize,
-    /// Path of `index.csv`.
-    pub index: PathBuf,
+    /// Path of `index.csv`; `None` for a shard.
+    pub index: Option<PathBuf>,
 }
 
-fn complete(dir: &Path, config: &RunConfig) -> bool {
-    let summary = dir.join("summary.json");
-    let stored = std::fs::read_to_string(dir.join("config.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<Value>(&t).ok());
-    summary.exists()
-        && stored.is_some_and(|s| {
-            s.get("config") == Some(&serde_json::to_value(config).unwrap_or(Value::Null))
-        })
+impl SweepReport {
+    /// One line: trained, skipped, redone (and left to others).
+    pub fn counts(&self) -> String {
+        let mut text = format!(
+            "{} batches trained ({} of them redone), {} complete and skipped",
+            self.trained, self.redone, self.skipped
+        );
+        if self.left_to_others > 0 {
+            text.push_str(&format!(
+                ", {} being trained by other processes",
+                self.left_to_others
+            ));
+        }
+        text
+    }
+
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: &SweepReport) {
+        self.trained += other.trained;
+        self.skipped += other.skipped;
+        self.redone += other.redone;
+        self.left_to_others += other.left_to_others;
+        self.runs += other.runs;
+        self.diverged += other.diverged;
+    }
 }
 
 fn csv_field(v: &Value) -> String {
@@ -226,47 +256,221 @@ fn csv_field(v: &Value) -> String {
     }
 }
 
-/// Runs every batch of `spec` into `out` (skipping complete ones when `resume`), then writes
-/// `out/index.csv`; with a progress bar over the batches when `show_progress`.
+/// Runs every batch of `spec` into `out` (skipping verified ones when `resume`), then writes
+/// `out/index.csv`; with a progress bar over the batches when `show_progress`. The caller
+/// holds the output lock (see [`crate::store`]); `share` selects a shard's batches.
 pub fn run_sweep(
     spec: &SweepSpec,
     extra: &[String],
     out: &Path,
-    resume: bool,
+    mode: &SweepMode,
     show_progress: bool,
 ) -> Result<SweepReport, ExperimentError> {
     let batches = spec.batches(extra)?;
-    let bar = crate::progress::bar(batches.len() as u64, "batches", show_progress, None);
-    let report = run_sweep_with(spec, &batches, out, resume, &bar, "");
+    let share = mode.shard.map(|shard| {
+        shard.select(
+            &batches
+                .iter()
+                .map(|b| batch_cost(&b.config))
+                .collect::<Vec<_>>(),
+        )
+    });
+    let total = share
+        .as_ref()
+        .map_or(batches.len(), |s| s.iter().filter(|x| **x).count());
+    let bar = crate::progress::bar(total as u64, "batches", show_progress, None);
+    let report = run_sweep_with(spec, &batches, out, mode.resume, share.as_deref(), &bar, "");
     crate::progress::finish(&bar);
     report
+}
+
+/// How a sweep, figure or reproduction treats what is already in its output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SweepMode {
+    /// Skip batches whose results are complete and verified (the default).
+    pub resume: bool,
+    /// Train only this shard's share and write no index, figure or report.
+    pub shard: Option<crate::shard::Shard>,
+}
+
+/// The relative cost of training a batch, for balancing shards: steps × N × d × (runs ·
+/// logits per run) for the step loops; for the exact solvers (whose `train.steps` is an
+/// iteration cap) one factorisation-sized unit, N × d × min(N, d) × runs, per expected
+/// iteration (10). Deterministic: every shard computes the same costs.
+pub fn batch_cost(config: &RunConfig) -> f64 {
+    let runs = config.runs().unwrap_or(1) as f64;
+    let logits = match config.data.model {
+        crate::config::DataModel::SignalNoise => 1.0,
+        crate::config::DataModel::Multiclass => config.data.k as f64,
+    };
+    let (n, d) = (config.data.n as f64, config.data.d as f64);
+    if config.train.optimizer.is_exact() {
+        10.0 * n * d * n.min(d) * runs
+    } else {
+        config.train.steps.max(1) as f64 * n * d * runs * logits
+    }
+}
+
+/// The record of what an output directory's batches are: their names and configs. A shard
+/// refuses an output whose record differs from its own, rather than mixing two sweeps.
+fn plan(batches: &[Batch]) -> Value {
+    Value::Array(
+        batches
+            .iter()
+            .map(|b| serde_json::json!({"name": b.name, "config": b.config}))
+            .collect(),
+    )
+}
+
+/// Writes `out/plan.json` when there is none (atomically, never over another's), or checks that
+/// the one there is `batches`' plan. A full run (`shard` false) replaces a different plan; a
+/// shard refuses it.
+fn claim_plan(out: &Path, batches: &[Batch], shard: bool) -> Result<(), ExperimentError> {
+    let path = out.join("plan.json");
+    let mine = plan(batches);
+    let text = format!(
+        "{}\n",
+        serde_json::to_string_pretty(&mine).unwrap_or_default()
+    );
+    if !shard {
+        return write_atomic(&path, text.as_bytes());
+    }
+    let tmp = out.join(format!("plan.json.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, text.as_bytes()).map_err(|e| ExperimentError::io(&tmp, e))?;
+    let linked = std::fs::hard_link(&tmp, &path);
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(ExperimentError::io(&path, e)),
+    }
+    let theirs: Value = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null);
+    if theirs == mine {
+        return Ok(());
+    }
+    let first = batches
+        .iter()
+        .enumerate()
+        .find(|(i, b)| {
+            theirs.get(i).and_then(|t| t.get("config")) != Some(&serde_json::json!(b.config))
+        })
+        .map(|(_, b)| format!("batch {} differs", b.name))
+        .unwrap_or_else(|| "the batch count differs".into());
+    Err(ExperimentError::flag(
+        "--out",
+        format!(
+            "{} holds a different sweep ({first}; see {}); a shard will not mix results: use \
+             another --out, or rerun without --shard to replace them",
+            out.display(),
+            path.display()
+        ),
+    ))
+}
+
+/// Trains one batch into `dir` (whose claim the caller holds), counting it in `report`.
+fn train_batch(
+    batch: &Batch,
+    dir: &Path,
+    redo: Option<String>,
+    report: &mut SweepReport,
+) -> Result<(), ExperimentError> {
+    if let Some(reason) = &redo {
+        tracing::warn!("batch {} is redone: {reason}", dir.display());
+        report.redone += 1;
+    }
+    match run_to_dir(&batch.config, dir, false) {
+        Ok(_) | Err(ExperimentError::Diverged { .. }) => {
+            report.trained += 1;
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// [`run_sweep`] of `batches` (the expansion of `spec`), advancing `bar` by one per batch
 /// (trained or skipped), with `label` and the batch's name as its message. The caller sets the
 /// bar's length (a figure's bar spans all of its parts).
+///
+/// With `share` (a shard), only the batches marked `true` are considered, a batch claimed by a
+/// live process is left to it, and no index is written. Without it, every batch is made
+/// complete (waiting for batches that others are training, then verifying them) and
+/// `out/index.csv` is written.
 pub fn run_sweep_with(
     spec: &SweepSpec,
     batches: &[Batch],
     out: &Path,
     resume: bool,
+    share: Option<&[bool]>,
     bar: &ProgressBar,
     label: &str,
 ) -> Result<SweepReport, ExperimentError> {
     std::fs::create_dir_all(out).map_err(|e| ExperimentError::io(out, e))?;
-    let (mut trained, mut skipped) = (0, 0);
-    for batch in batches {
+    claim_plan(out, batches, share.is_some())?;
+    let mut report = SweepReport {
+        trained: 0,
+        skipped: 0,
+        redone: 0,
+        left_to_others: 0,
+        runs: 0,
+        diverged: 0,
+        index: None,
+    };
+    let mut waiting = Vec::new();
+    for (k, batch) in batches.iter().enumerate() {
+        if share.is_some_and(|s| !s[k]) {
+            continue;
+        }
         let dir = out.join("batches").join(&batch.name);
-        if resume && complete(&dir, &batch.config) {
-            skipped += 1;
-        } else {
-            bar.set_message(format!("{label}{}", batch.name));
-            match run_to_dir(&batch.config, &dir, false) {
-                Ok(_) | Err(ExperimentError::Diverged { .. }) => trained += 1,
-                Err(e) => return Err(e),
+        let state = check_batch(&dir, &batch.config);
+        if resume && state == BatchState::Done {
+            report.skipped += 1;
+            bar.inc(1);
+            continue;
+        }
+        std::fs::create_dir_all(&dir).map_err(|e| ExperimentError::io(&dir, e))?;
+        match DirLock::try_acquire(&dir.join(CLAIM))? {
+            Acquired::Mine(_claim, _) => {
+                // Checked again under the claim: another process may have finished it.
+                let state = check_batch(&dir, &batch.config);
+                if resume && state == BatchState::Done {
+                    report.skipped += 1;
+                } else {
+                    bar.set_message(format!("{label}{}", batch.name));
+                    let redo = match state {
+                        BatchState::Bad(reason) if resume => Some(reason),
+                        _ => None,
+                    };
+                    train_batch(batch, &dir, redo, &mut report)?;
+                }
+            }
+            Acquired::Held(holder) => {
+                let who = holder.map(|h| h.describe()).unwrap_or_default();
+                tracing::info!("batch {} is being trained by {who}", dir.display());
+                if share.is_some() {
+                    report.left_to_others += 1;
+                } else {
+                    waiting.push((batch, dir));
+                    continue;
+                }
             }
         }
         bar.inc(1);
+    }
+    for (batch, dir) in waiting {
+        bar.set_message(format!("{label}{} (waiting for its holder)", batch.name));
+        let _claim = DirLock::acquire_waiting(&dir.join(CLAIM))?;
+        match check_batch(&dir, &batch.config) {
+            BatchState::Done => report.skipped += 1,
+            BatchState::Missing => train_batch(batch, &dir, None, &mut report)?,
+            BatchState::Bad(reason) => train_batch(batch, &dir, Some(reason), &mut report)?,
+        }
+        bar.inc(1);
+    }
+    if share.is_some() {
+        return Ok(report);
     }
 
     let keys: Vec<String> = spec.grid.iter().map(|(k, _)| k.clone()).collect();
@@ -319,11 +523,8 @@ pub fn run_sweep_with(
             "batches": batches.iter().map(|b| serde_json::json!({"name": b.name, "config": resolved_config(&b.config)})).collect::<Vec<_>>(),
         }),
     )?;
-    Ok(SweepReport {
-        trained,
-        skipped,
-        runs,
-        diverged,
-        index,
-    })
+    report.runs = runs;
+    report.diverged = diverged;
+    report.index = Some(index);
+    Ok(report)
 }

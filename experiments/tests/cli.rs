@@ -384,7 +384,7 @@ fn a_sweep_batches_shared_data_writes_an_index_and_resumes() {
     let stdout = String::from_utf8_lossy(&first.stdout);
     // 2 σ_n × 2 seeds = 4 batches of 3 runs (the α values share their data).
     assert!(
-        stdout.contains("12 runs (4 batches trained, 0 skipped"),
+        stdout.contains("12 runs (4 batches trained (0 of them redone), 0 complete and skipped"),
         "{stdout}"
     );
     let index = std::fs::read_to_string(out.join("index.csv")).expect("index");
@@ -402,10 +402,18 @@ fn a_sweep_batches_shared_data_writes_an_index_and_resumes() {
 
     // Rerunning skips everything; removing one batch's summary retrains only that batch.
     let second = sweep(dir.path(), SWEEP);
-    assert!(String::from_utf8_lossy(&second.stdout).contains("0 batches trained, 4 skipped"));
+    let text = String::from_utf8_lossy(&second.stdout);
+    assert!(
+        text.contains("0 batches trained (0 of them redone), 4 complete and skipped"),
+        "{text}"
+    );
     std::fs::remove_file(out.join("batches/b0002/summary.json")).expect("remove");
     let third = sweep(dir.path(), SWEEP);
-    assert!(String::from_utf8_lossy(&third.stdout).contains("1 batches trained, 3 skipped"));
+    let text = String::from_utf8_lossy(&third.stdout);
+    assert!(
+        text.contains("1 batches trained (1 of them redone), 3 complete and skipped"),
+        "{text}"
+    );
     assert_eq!(
         std::fs::read_to_string(out.join("index.csv")).expect("index"),
         index

@@ -44,6 +44,7 @@ fn smoke(id: u32) {
         scale: Scale::Smoke,
         extra: Vec::new(),
         resume: true,
+        shard: None,
         progress: false,
     };
     let outcome = run_figure(id, &options, &dir.0).expect("the figure runs at smoke size");
@@ -133,6 +134,7 @@ fn fixture() -> FigureOutcome {
         runs: 24,
         train_seconds: 10.6,
         wall_seconds: 12.4,
+        batches: "2 batches trained (0 of them redone), 0 complete and skipped".into(),
     }
 }
 
@@ -145,7 +147,8 @@ fn report_generator_on_a_fixture() {
                           **Verdict: partially reproduced** (2 of 3 criteria met).\n\n\
                           ![figure 19](figure.png)\n\n\
                           Scale `quick`: d = 140, N = 200. Solver: gd. 24 runs; training time 11 s \
-                          (sum over batches); this invocation 12 s.\n\n\
+                          (sum over batches); this invocation 12 s: 2 batches trained (0 of them redone), 0 \
+                          complete and skipped.\n\n\
                           | quantity | fit | theory |\n|---|---|---|\n| slope | 0.70 ± 0.02 | 0.7292 |\n";
     assert!(text.starts_with(expected_start), "got:\n{text}");
     assert!(text.contains("| intercept within 0.1 of 1 | 1.3 | no |\n"));

@@ -48,7 +48,8 @@ pub use report::{FigureOutcome, Verdict};
 use crate::ExperimentError;
 use crate::output::write_atomic;
 use crate::progress;
-use crate::sweep::run_sweep_with;
+use crate::shard::Shard;
+use crate::sweep::{Batch, SweepReport, batch_cost, run_sweep_with};
 
 /// Options of a figure run.
 #[derive(Debug, Clone)]
@@ -59,6 +60,8 @@ pub struct FigureOptions {
     pub extra: Vec<String>,
     /// Skip complete batches (default).
     pub resume: bool,
+    /// Train only this share of the batches and write no index, figure or report.
+    pub shard: Option<crate::shard::Shard>,
     /// Show progress bars.
     pub progress: bool,
 }
@@ -92,20 +95,122 @@ fn combined_index(parts: &[(String, table::Table)]) -> Result<String, Experiment
     crate::output::csv_text(&header, &rows)
 }
 
+/// A figure's preset with its parts' batches, expanded once.
+pub struct FigurePlan {
+    /// The figure.
+    pub id: u32,
+    /// Its preset at the chosen scale.
+    pub preset: Preset,
+    /// Per part, its batches.
+    pub batches: Vec<Vec<Batch>>,
+}
+
+impl FigurePlan {
+    /// Expands figure `id`'s preset at `options.scale` with `options.extra`.
+    pub fn new(id: u32, options: &FigureOptions) -> Result<Self, ExperimentError> {
+        let preset = preset(id, options.scale)?;
+        let batches = preset
+            .parts
+            .iter()
+            .map(|part| part.spec.batches(&options.extra))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            id,
+            preset,
+            batches,
+        })
+    }
+
+    /// The cost of each batch (see [`batch_cost`]), parts in order.
+    pub fn costs(&self) -> Vec<f64> {
+        self.batches
+            .iter()
+            .flatten()
+            .map(|b| batch_cost(&b.config))
+            .collect()
+    }
+
+    /// The number of batches over all parts.
+    pub fn batch_count(&self) -> usize {
+        self.batches.iter().map(Vec::len).sum()
+    }
+}
+
+/// Trains, for shard `shard`, its share of the batches of every figure in `plans` (the
+/// partition is over all of them together), figure `plans[k]` into `dirs[k]`. Writes batch
+/// directories only: no index, figure or report.
+pub fn train_share(
+    plans: &[FigurePlan],
+    dirs: &[&Path],
+    shard: Shard,
+    options: &FigureOptions,
+) -> Result<SweepReport, ExperimentError> {
+    let costs: Vec<f64> = plans.iter().flat_map(FigurePlan::costs).collect();
+    let selected = shard.select(&costs);
+    let bar = progress::bar(
+        selected.iter().filter(|s| **s).count() as u64,
+        "batches",
+        options.progress,
+        Some(&format!("shard {shard}")),
+    );
+    let mut total = SweepReport {
+        trained: 0,
+        skipped: 0,
+        redone: 0,
+        left_to_others: 0,
+        runs: 0,
+        diverged: 0,
+        index: None,
+    };
+    let mut offset = 0;
+    for (plan, dir) in plans.iter().zip(dirs) {
+        for (part, batches) in plan.preset.parts.iter().zip(&plan.batches) {
+            let share = &selected[offset..offset + batches.len()];
+            offset += batches.len();
+            if !share.iter().any(|s| *s) {
+                continue;
+            }
+            let part_dir = dir.join("parts").join(&part.name);
+            let label = format!("figure {} part {} ", plan.id, part.name);
+            let report = run_sweep_with(
+                &part.spec,
+                batches,
+                &part_dir,
+                options.resume,
+                Some(share),
+                &bar,
+                &label,
+            );
+            let report = match report {
+                Ok(report) => report,
+                Err(e) => {
+                    progress::finish(&bar);
+                    return Err(e);
+                }
+            };
+            total.add(&report);
+        }
+    }
+    progress::finish(&bar);
+    tracing::info!("shard {shard}: {}", total.counts());
+    Ok(total)
+}
+
 /// Trains (or resumes) every part of figure `id`, analyses it, draws it and writes its report
-/// into `out`.
+/// into `out`. The caller holds the output lock (see [`crate::store`]).
 pub fn run_figure(
     id: u32,
     options: &FigureOptions,
     out: &Path,
 ) -> Result<FigureOutcome, ExperimentError> {
+    let plan = FigurePlan::new(id, options)?;
     let bar = progress::bar(
         0,
         "batches",
         options.progress,
         Some(&format!("figure {id}")),
     );
-    let outcome = run_figure_with(id, options, out, &bar);
+    let outcome = run_figure_with(&plan, options, out, &bar);
     progress::finish(&bar);
     outcome
 }
@@ -113,19 +218,14 @@ pub fn run_figure(
 /// [`run_figure`], on a progress bar the caller owns: its length becomes this figure's batch
 /// count (over all parts) and its message the current part and batch.
 fn run_figure_with(
-    id: u32,
+    plan: &FigurePlan,
     options: &FigureOptions,
     out: &Path,
     bar: &ProgressBar,
 ) -> Result<FigureOutcome, ExperimentError> {
     let start = Instant::now();
-    let preset = preset(id, options.scale)?;
-    let batches = preset
-        .parts
-        .iter()
-        .map(|part| part.spec.batches(&options.extra))
-        .collect::<Result<Vec<_>, _>>()?;
-    bar.set_length(batches.iter().map(|b| b.len() as u64).sum());
+    let (id, preset, batches) = (plan.id, &plan.preset, &plan.batches);
+    bar.set_length(plan.batch_count() as u64);
     bar.set_position(0);
     bar.reset_eta();
     std::fs::create_dir_all(out).map_err(|e| ExperimentError::io(out, e))?;
@@ -135,12 +235,21 @@ fn run_figure_with(
             std::fs::remove_file(&path).map_err(|e| ExperimentError::io(&path, e))?;
         }
     }
+    let mut counts = SweepReport {
+        trained: 0,
+        skipped: 0,
+        redone: 0,
+        left_to_others: 0,
+        runs: 0,
+        diverged: 0,
+        index: None,
+    };
     let mut parts = BTreeMap::new();
     let mut tables = Vec::new();
     let mut runs = 0;
     let mut train_seconds = 0.0;
     let mut solvers = Vec::new();
-    for (k, (part, part_batches)) in preset.parts.iter().zip(&batches).enumerate() {
+    for (k, (part, part_batches)) in preset.parts.iter().zip(batches).enumerate() {
         let dir = out.join("parts").join(&part.name);
         std::fs::create_dir_all(&dir).map_err(|e| ExperimentError::io(&dir, e))?;
         write_atomic(&dir.join("spec.toml"), part.toml.as_bytes())?;
@@ -157,7 +266,16 @@ fn run_figure_with(
         } else {
             String::new()
         };
-        let sweep = run_sweep_with(&part.spec, part_batches, &dir, options.resume, bar, &label)?;
+        let sweep = run_sweep_with(
+            &part.spec,
+            part_batches,
+            &dir,
+            options.resume,
+            None,
+            bar,
+            &label,
+        )?;
+        counts.add(&sweep);
         runs += sweep.runs;
         train_seconds += batch_seconds(&dir)?;
         if sweep.diverged > 0 {
@@ -208,7 +326,7 @@ fn run_figure_with(
         title: preset.figure.title.to_string(),
         claim: preset.figure.claim.to_string(),
         scale: options.scale.name().to_string(),
-        parameters: parameters_line(&preset),
+        parameters: parameters_line(preset),
         solver: solvers.join(", "),
         header: analysis.header,
         rows: analysis.rows,
@@ -217,7 +335,11 @@ fn run_figure_with(
         runs,
         train_seconds,
         wall_seconds: start.elapsed().as_secs_f64(),
+        batches: counts.counts(),
     };
+    if counts.redone > 0 {
+        tracing::warn!(figure = id, "{} batches redone", counts.redone);
+    }
     write_atomic(
         &out.join("report.md"),
         report::figure_report(&outcome).as_bytes(),
@@ -281,11 +403,16 @@ pub fn reproduce(
 ) -> Result<Vec<FigureOutcome>, ExperimentError> {
     let start = Instant::now();
     std::fs::create_dir_all(out).map_err(|e| ExperimentError::io(out, e))?;
+    let plans = ids
+        .iter()
+        .map(|&id| FigurePlan::new(id, options))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut outcomes = Vec::new();
     let bar = progress::bar(0, "batches", options.progress, Some("reproduce"));
-    for (k, &id) in ids.iter().enumerate() {
+    for (k, plan) in plans.iter().enumerate() {
+        let id = plan.id;
         bar.set_prefix(format!("figure {id} ({} of {})", k + 1, ids.len()));
-        let outcome = run_figure_with(id, options, &out.join(format!("fig{id}")), &bar);
+        let outcome = run_figure_with(plan, options, &out.join(format!("fig{id}")), &bar);
         let outcome = match outcome {
             Ok(outcome) => outcome,
             Err(e) => {
@@ -327,6 +454,9 @@ pub struct Estimate {
     pub steps: u64,
     /// Σ over batches of steps × the measured time of one step of that batch's shape, seconds.
     pub seconds: f64,
+    /// Per batch, parts in order: its name (`part/bNNNN`), [`batch_cost`] and estimated
+    /// seconds.
+    pub per_batch: Vec<(String, f64, f64)>,
 }
 
 /// Estimates the training time of each figure in `ids` at `scale` without training it: every
@@ -348,6 +478,7 @@ pub fn estimate(
             runs: 0,
             steps: 0,
             seconds: 0.0,
+            per_batch: Vec::new(),
         };
         for part in &preset.parts {
             for batch in part.spec.batches(extra)? {
@@ -390,7 +521,13 @@ pub fn estimate(
                 e.batches += 1;
                 e.runs += m;
                 e.steps += c.train.steps;
-                e.seconds += c.train.steps as f64 * ms / 1000.0;
+                let seconds = c.train.steps as f64 * ms / 1000.0;
+                e.seconds += seconds;
+                e.per_batch.push((
+                    format!("{}/{}", part.name, batch.name),
+                    batch_cost(c),
+                    seconds,
+                ));
             }
         }
         tracing::info!(figure = id, hours = e.seconds / 3600.0, "estimated");
@@ -420,6 +557,54 @@ pub fn estimate_table(estimates: &[Estimate], scale: Scale) -> String {
         ));
     }
     out.push_str(&format!("| all | | | | {} |\n", duration(total)));
+    out
+}
+
+/// The predicted wall time of the figures in `estimates` on each number of parallel tasks in
+/// `counts`, as a Markdown table: the batches are split as `--shard I/N` splits them (one
+/// partition over all figures, by [`batch_cost`]), and the wall time is the largest share's
+/// estimated seconds. No share can finish before its longest batch, named below the table.
+pub fn tasks_table(estimates: &[Estimate], counts: &[usize]) -> String {
+    let batches: Vec<(String, f64, f64)> = estimates
+        .iter()
+        .flat_map(|e| {
+            e.per_batch.iter().map(move |(name, cost, seconds)| {
+                (format!("figure {} {name}", e.id), *cost, *seconds)
+            })
+        })
+        .collect();
+    let costs: Vec<f64> = batches.iter().map(|b| b.1).collect();
+    let total: f64 = batches.iter().map(|b| b.2).sum();
+    let longest = batches
+        .iter()
+        .max_by(|a, b| a.2.total_cmp(&b.2))
+        .cloned()
+        .unwrap_or_default();
+    let mut out = String::from(
+        "Predicted wall time on N parallel tasks (each as fast as this machine, running \
+         `--shard I/N`):\n\n| tasks N | predicted wall time | largest share ÷ mean share |\n\
+         |---|---|---|\n",
+    );
+    for &n in counts {
+        let shares = crate::shard::assign(&costs, n);
+        let mut load = vec![0.0f64; n.max(1)];
+        for (k, s) in shares.iter().enumerate() {
+            load[*s] += batches[k].2;
+        }
+        let wall = load.iter().cloned().fold(0.0, f64::max);
+        let mean = total / n.max(1) as f64;
+        out.push_str(&format!(
+            "| {n} | {} | {:.2} |\n",
+            duration(wall),
+            if mean > 0.0 { wall / mean } else { 1.0 }
+        ));
+    }
+    out.push_str(&format!(
+        "\nThe longest single batch, {} ({}), bounds the wall time from below on any number of \
+         tasks.\n",
+        longest.0,
+        duration(longest.2)
+    ));
     out
 }
 

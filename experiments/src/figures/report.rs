@@ -88,6 +88,8 @@ pub struct FigureOutcome {
     pub train_seconds: f64,
     /// Wall time of the invocation that wrote the report (small when it resumed), seconds.
     pub wall_seconds: f64,
+    /// What this invocation did with the batches: trained, redone, reused (one phrase).
+    pub batches: String,
 }
 
 impl FigureOutcome {
@@ -171,13 +173,14 @@ pub fn figure_section(outcome: &FigureOutcome, image: &str, heading: &str) -> St
     let _ = writeln!(
         out,
         "Scale `{}`: {}. Solver: {}. {} runs; training time {:.0} s (sum over batches); \
-         this invocation {:.0} s.\n",
+         this invocation {:.0} s: {}.\n",
         outcome.scale,
         outcome.parameters,
         outcome.solver,
         outcome.runs,
         outcome.train_seconds,
-        outcome.wall_seconds
+        outcome.wall_seconds,
+        outcome.batches
     );
     markdown_table(&mut out, &outcome.header, &outcome.rows);
     let header = ["criterion", "measured", "met"].map(String::from);
