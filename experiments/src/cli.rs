@@ -72,7 +72,7 @@ impl From<EngineArg> for EngineName {
 }
 
 /// A figure id that the registry knows.
-fn figure_id(text: &str) -> Result<u32, String> {
+pub fn figure_id(text: &str) -> Result<u32, String> {
     let unknown = || {
         format!(
             "figure {text} has no preset (figures: {})",
@@ -177,7 +177,19 @@ pub enum Command {
     /// one parameter point, as JSON.
     #[command(after_help = THEORY_EXAMPLES)]
     Theory(TheoryArgs),
+    /// Run a figure, the reproduction or a sweep as a Slurm job array: writes OUT/slurm/
+    /// (array.sh, report.sh, submit.sh); with --submit, submits them.
+    #[command(after_help = SLURM_EXAMPLES)]
+    Slurm(crate::slurm::SlurmArgs),
 }
+
+const SLURM_EXAMPLES: &str = "Examples:
+  experiments slurm figure 16 --scale paper --tasks 32 --time 1:00:00 --out /shared/runs/fig16 --submit
+  experiments slurm reproduce --scale paper --tasks 64 --partition cpu --out /shared/runs/paper
+  experiments slurm sweep my-sweep.toml --tasks 8 --sbatch=--qos=long --out /shared/runs/sweep
+
+Tasks run `--shard I/N` of the same command; the report job runs it without --shard after
+every task succeeds. After a failure, run OUT/slurm/submit.sh again: only missing batches train.";
 
 /// Arguments of `experiments sweep`.
 #[derive(Debug, clap::Args)]
@@ -708,6 +720,7 @@ pub fn main_with(args: impl IntoIterator<Item = String>) -> ExitCode {
         Command::Bench(args) => run_bench(args),
         Command::Figure(args) => run_figure_command(args, cli.quiet),
         Command::Reproduce(args) => run_reproduce_command(args, cli.quiet),
+        Command::Slurm(args) => crate::slurm::run_slurm_command(args),
         Command::Theory(args) => theory_json(args).map(|v| {
             println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         }),

@@ -8,6 +8,7 @@
 //! - [`limits`]: the memory estimate and size bounds checked before allocating;
 //! - [`output`]: the result files (atomic writes, CSV, `weights.npy`, build provenance);
 //! - [`shard`]: `--shard I/N`, the cost-balanced partition of a job's batches;
+//! - [`slurm`]: a figure, the reproduction or a sweep as a Slurm job array;
 //! - [`store`]: the output lock, per-batch claims and verified completion markers;
 //! - [`sweep`]: grids of runs, batched where they share data, resumable;
 //! - [`figures`]: the paper's figures, one file each, with a registry, plots and reports;
@@ -39,6 +40,7 @@ pub mod output;
 pub mod progress;
 pub mod run;
 pub mod shard;
+pub mod slurm;
 pub mod store;
 pub mod sweep;
 
