@@ -646,19 +646,28 @@ impl RunConfig {
         }
         check("train.grad_tol", t.grad_tol, t.grad_tol >= 0.0, ">= 0")?;
         check("train.init_std", t.init_std, t.init_std >= 0.0, ">= 0")?;
+        // Burn keeps β and ε in f32: a β that rounds to 1 there makes Adam's bias correction
+        // divide by zero at the first step, and an ε that rounds to 0 is no ε.
+        let beta_ok = |b: f64| (0.0..1.0).contains(&b) && (b as f32) < 1.0;
+        let beta_range = "[0, 1), and below 1 in f32, where Burn keeps it (at most 0.99999994)";
         check(
             "train.adam_beta1",
             t.adam_beta1,
-            (0.0..1.0).contains(&t.adam_beta1),
-            "[0, 1)",
+            beta_ok(t.adam_beta1),
+            beta_range,
         )?;
         check(
             "train.adam_beta2",
             t.adam_beta2,
-            (0.0..1.0).contains(&t.adam_beta2),
-            "[0, 1)",
+            beta_ok(t.adam_beta2),
+            beta_range,
         )?;
-        check("train.adam_eps", t.adam_eps, t.adam_eps > 0.0, "> 0")?;
+        check(
+            "train.adam_eps",
+            t.adam_eps,
+            t.adam_eps > 0.0 && (t.adam_eps as f32) > 0.0,
+            "> 0, and above 0 in f32, where Burn keeps it (at least 1.4e-45)",
+        )?;
         if !(2..=crate::limits::MAX_LOG_POINTS).contains(&t.log_points) {
             return Err(ExperimentError::invalid(
                 "train.log_points",

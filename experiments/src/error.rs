@@ -20,7 +20,7 @@ pub enum ExperimentError {
     #[error(transparent)]
     Model(ModelError),
     /// The loss of a run became non-finite.
-    #[error("run {run} diverged at step {step}: loss {loss} with learning rate {}", readable(*lr))]
+    #[error("run {run} diverged at step {step}: loss {loss}; {}", divergence_cause(*step, *lr))]
     Diverged {
         /// The run's index in the batch.
         run: usize,
@@ -55,6 +55,24 @@ pub enum ExperimentError {
         /// The OS error.
         message: String,
     },
+}
+
+/// The likely cause of a divergence at `step` with learning rate `lr`, in words. At step 0 no
+/// update has been made, so the learning rate cannot be the cause.
+fn divergence_cause(step: u64, lr: f64) -> String {
+    if step == 0 {
+        "the loss is non-finite at the initial weights, before any update, so the learning \
+         rate is not the cause: check the scale of the data (data.mu_f, data.sigma_f, \
+         data.sigma_n), the loss's parameters (e.g. loss.delta), train.init_std, and the \
+         dtype's range (f32 overflows above 3.4e38; try --dtype f64)"
+            .into()
+    } else {
+        format!(
+            "with learning rate {}: lower train.lr, or check the scale of the data \
+             (data.mu_f, data.sigma_f, data.sigma_n) and the loss's parameters",
+            readable(lr)
+        )
+    }
 }
 
 /// A number as `{}` when that is short, else in scientific notation.

@@ -244,6 +244,28 @@ fn bad_input_exits_non_zero_and_names_the_key() {
         &["--set", "train.histogram_bins=10000000000"],
         "train.histogram_bins",
     );
+    // A gradient tolerance met before the first step, on both engines.
+    assert_rejected(&["--set", "train.grad_tol=1e308"], "train.grad_tol");
+    assert_rejected(
+        &[
+            "--set",
+            "train.grad_tol=1e308",
+            "--set",
+            "train.engine=\"burn\"",
+        ],
+        "train.grad_tol",
+    );
+    // Adam's β that rounds to 1 in f32 (where Burn keeps it), and an ε that rounds to 0.
+    assert_rejected(
+        &[
+            "--set",
+            "train.optimizer=\"adam\"",
+            "--set",
+            "train.adam_beta2=0.99999999",
+        ],
+        "train.adam_beta2",
+    );
+    assert_rejected(&["--set", "train.adam_eps=1e-50"], "train.adam_eps");
     assert_rejected(&["--backend", "cuda"], "backend");
     assert_rejected(&["--dtype", "f16"], "dtype");
     assert_rejected(
@@ -295,6 +317,30 @@ fn a_diverging_run_says_so_and_fails() {
     .expect("json");
     assert_eq!(summary["diverged"], true);
     assert_eq!(summary["converged"], false);
+}
+
+#[test]
+fn a_run_non_finite_before_any_update_does_not_blame_the_learning_rate() {
+    // μ_f = 1e300 is finite in f64, but logits from a start of scale 1e100 overflow: the loss is
+    // infinite at step 0, where the learning rate has not acted yet.
+    let dir = tempdir().expect("tempdir");
+    let mut args = tiny(dir.path());
+    let out_index = args.len() - 2;
+    for (i, e) in ["--set", "data.mu_f=1e300", "--set", "train.init_std=1e100"]
+        .iter()
+        .enumerate()
+    {
+        args.insert(out_index + i, e.to_string());
+    }
+    let out = experiments(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("diverged at step 0"), "{stderr}");
+    assert!(
+        stderr.contains("the learning rate is not the cause"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("data.mu_f"), "{stderr}");
 }
 
 #[test]

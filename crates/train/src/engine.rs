@@ -180,7 +180,7 @@ pub fn train<M: LogitModel>(
                     }
                 })
                 .collect();
-            state.gradient_norms(unscaled, spec.grad_tol);
+            state.gradient_norms(unscaled, spec.grad_tol)?;
         }
         if !state.converged {
             model = optimizer.step(lr_max, model, grads);
@@ -289,7 +289,7 @@ fn train_fused<M: LogitModel, T: HostFloat>(
             }
         }
         if spec.grad_tol > 0.0 {
-            state.gradient_norms(engine.gradient_norms(), spec.grad_tol);
+            state.gradient_norms(engine.gradient_norms(), spec.grad_tol)?;
         }
         if !state.converged {
             engine.update();
@@ -331,10 +331,23 @@ impl LoopState {
         self.step >= steps || self.converged || self.diverged.iter().all(Option::is_some)
     }
 
-    /// The gradient norms of this step, and whether all meet `tol`.
-    fn gradient_norms(&mut self, norms: Vec<f64>, tol: f64) {
+    /// The gradient norms of this step, and whether all meet `tol`. A tolerance met before the
+    /// first step would stop the runs untrained: that is an error naming `train.grad_tol`.
+    fn gradient_norms(&mut self, norms: Vec<f64>, tol: f64) -> Result<(), TrainError> {
         self.converged = norms.iter().all(|&g| g <= tol);
+        if self.converged && self.step == 0 {
+            let largest = norms.iter().cloned().fold(0.0, f64::max);
+            return Err(TrainError::invalid(
+                "train.grad_tol",
+                &format!("{tol:e}"),
+                &format!(
+                    "below the largest gradient norm at the start, {largest:e} (at or above \
+                     it every run would stop before its first step)"
+                ),
+            ));
+        }
         self.gradient_norms = Some(norms);
+        Ok(())
     }
 
     /// What the observer sees now.
