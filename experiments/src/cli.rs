@@ -276,14 +276,12 @@ fn figure_options(
     scale: Scale,
     flags: &ConfigFlags,
     no_resume: bool,
-    shard: Option<crate::shard::Shard>,
     quiet: bool,
 ) -> Result<crate::figures::FigureOptions, ExperimentError> {
     Ok(crate::figures::FigureOptions {
         scale,
         extra: flags.overrides()?,
         resume: !no_resume,
-        shard,
         progress: !quiet,
     })
 }
@@ -322,7 +320,7 @@ fn print_outcome(o: &crate::figures::FigureOutcome) {
 }
 
 fn run_figure_command(args: &FigureArgs, quiet: bool) -> Result<(), ExperimentError> {
-    let options = figure_options(args.scale, &args.flags, args.no_resume, args.shard, quiet)?;
+    let options = figure_options(args.scale, &args.flags, args.no_resume, quiet)?;
     prepare_out(&args.out)?;
     if let Some(shard) = args.shard {
         let plan = crate::figures::FigurePlan::new(args.id, &options)?;
@@ -330,7 +328,6 @@ fn run_figure_command(args: &FigureArgs, quiet: bool) -> Result<(), ExperimentEr
         print_share(shard, &report);
         return Ok(());
     }
-    let _lock = DirLock::output(&args.out)?;
     let outcome = crate::figures::run_figure(args.id, &options, &args.out)?;
     print_outcome(&outcome);
     println!("report: {}", args.out.join("report.md").display());
@@ -338,7 +335,7 @@ fn run_figure_command(args: &FigureArgs, quiet: bool) -> Result<(), ExperimentEr
 }
 
 fn run_reproduce_command(args: &ReproduceArgs, quiet: bool) -> Result<(), ExperimentError> {
-    let options = figure_options(args.scale, &args.flags, args.no_resume, args.shard, quiet)?;
+    let options = figure_options(args.scale, &args.flags, args.no_resume, quiet)?;
     let ids: Vec<u32> = if args.only.is_empty() {
         crate::figures::figure_ids()
     } else {
@@ -377,7 +374,6 @@ fn run_reproduce_command(args: &ReproduceArgs, quiet: bool) -> Result<(), Experi
         print_share(shard, &report);
         return Ok(());
     }
-    let _lock = DirLock::output(&args.out)?;
     let outcomes = crate::figures::reproduce(&ids, &options, &args.out)?;
     for o in &outcomes {
         print_outcome(o);
@@ -608,10 +604,6 @@ fn run_sweep_command(args: &SweepArgs, quiet: bool) -> Result<(), ExperimentErro
     let mode = crate::sweep::SweepMode {
         resume: !args.no_resume,
         shard: args.shard,
-    };
-    let _lock = match args.shard {
-        Some(_) => None,
-        None => Some(DirLock::output(&args.out)?),
     };
     let report = crate::sweep::run_sweep(&spec, &extra, &args.out, &mode, !quiet)?;
     let Some(index) = &report.index else {

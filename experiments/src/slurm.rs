@@ -359,7 +359,6 @@ fn figure_options(scale: Scale, extra: &[String]) -> FigureOptions {
         scale,
         extra: extra.to_vec(),
         resume: true,
-        shard: None,
         progress: false,
     }
 }

@@ -202,7 +202,7 @@ impl SweepSpec {
 }
 
 /// What a sweep did.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SweepReport {
     /// Batches trained now (redone ones included).
     pub trained: usize,
@@ -257,8 +257,9 @@ fn csv_field(v: &Value) -> String {
 }
 
 /// Runs every batch of `spec` into `out` (skipping verified ones when `resume`), then writes
-/// `out/index.csv`; with a progress bar over the batches when `show_progress`. The caller
-/// holds the output lock (see [`crate::store`]); `share` selects a shard's batches.
+/// `out/index.csv`; with a progress bar over the batches when `show_progress`. A full sweep
+/// holds the output lock (see [`crate::store`]) throughout; a shard (`mode.shard`) takes only
+/// batch claims and writes no index.
 pub fn run_sweep(
     spec: &SweepSpec,
     extra: &[String],
@@ -267,6 +268,10 @@ pub fn run_sweep(
     show_progress: bool,
 ) -> Result<SweepReport, ExperimentError> {
     let batches = spec.batches(extra)?;
+    let _lock = match mode.shard {
+        Some(_) => None,
+        None => Some(crate::store::DirLock::output(out)?),
+    };
     let share = mode.shard.map(|shard| {
         shard.select(
             &batches
@@ -409,15 +414,7 @@ pub fn run_sweep_with(
 ) -> Result<SweepReport, ExperimentError> {
     std::fs::create_dir_all(out).map_err(|e| ExperimentError::io(out, e))?;
     claim_plan(out, batches, share.is_some())?;
-    let mut report = SweepReport {
-        trained: 0,
-        skipped: 0,
-        redone: 0,
-        left_to_others: 0,
-        runs: 0,
-        diverged: 0,
-        index: None,
-    };
+    let mut report = SweepReport::default();
     let mut waiting = Vec::new();
     for (k, batch) in batches.iter().enumerate() {
         if share.is_some_and(|s| !s[k]) {

@@ -44,7 +44,6 @@ fn smoke(id: u32) {
         scale: Scale::Smoke,
         extra: Vec::new(),
         resume: true,
-        shard: None,
         progress: false,
     };
     let outcome = run_figure(id, &options, &dir.0).expect("the figure runs at smoke size");

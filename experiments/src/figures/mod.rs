@@ -60,8 +60,6 @@ pub struct FigureOptions {
     pub extra: Vec<String>,
     /// Skip complete batches (default).
     pub resume: bool,
-    /// Train only this share of the batches and write no index, figure or report.
-    pub shard: Option<crate::shard::Shard>,
     /// Show progress bars.
     pub progress: bool,
 }
@@ -153,15 +151,7 @@ pub fn train_share(
         options.progress,
         Some(&format!("shard {shard}")),
     );
-    let mut total = SweepReport {
-        trained: 0,
-        skipped: 0,
-        redone: 0,
-        left_to_others: 0,
-        runs: 0,
-        diverged: 0,
-        index: None,
-    };
+    let mut total = SweepReport::default();
     let mut offset = 0;
     for (plan, dir) in plans.iter().zip(dirs) {
         for (part, batches) in plan.preset.parts.iter().zip(&plan.batches) {
@@ -197,7 +187,8 @@ pub fn train_share(
 }
 
 /// Trains (or resumes) every part of figure `id`, analyses it, draws it and writes its report
-/// into `out`. The caller holds the output lock (see [`crate::store`]).
+/// into `out`, holding the output lock (see [`crate::store`]) throughout. [`train_share`] is
+/// the shard's counterpart.
 pub fn run_figure(
     id: u32,
     options: &FigureOptions,
@@ -216,7 +207,8 @@ pub fn run_figure(
 }
 
 /// [`run_figure`], on a progress bar the caller owns: its length becomes this figure's batch
-/// count (over all parts) and its message the current part and batch.
+/// count (over all parts) and its message the current part and batch. Holds the lock on `out`
+/// (so a `figure` into a directory that a `reproduce` is writing is refused, and vice versa).
 fn run_figure_with(
     plan: &FigurePlan,
     options: &FigureOptions,
@@ -225,6 +217,7 @@ fn run_figure_with(
 ) -> Result<FigureOutcome, ExperimentError> {
     let start = Instant::now();
     let (id, preset, batches) = (plan.id, &plan.preset, &plan.batches);
+    let _lock = crate::store::DirLock::output(out)?;
     bar.set_length(plan.batch_count() as u64);
     bar.set_position(0);
     bar.reset_eta();
@@ -235,15 +228,7 @@ fn run_figure_with(
             std::fs::remove_file(&path).map_err(|e| ExperimentError::io(&path, e))?;
         }
     }
-    let mut counts = SweepReport {
-        trained: 0,
-        skipped: 0,
-        redone: 0,
-        left_to_others: 0,
-        runs: 0,
-        diverged: 0,
-        index: None,
-    };
+    let mut counts = SweepReport::default();
     let mut parts = BTreeMap::new();
     let mut tables = Vec::new();
     let mut runs = 0;
@@ -402,7 +387,7 @@ pub fn reproduce(
     out: &Path,
 ) -> Result<Vec<FigureOutcome>, ExperimentError> {
     let start = Instant::now();
-    std::fs::create_dir_all(out).map_err(|e| ExperimentError::io(out, e))?;
+    let _lock = crate::store::DirLock::output(out)?;
     let plans = ids
         .iter()
         .map(|&id| FigurePlan::new(id, options))
