@@ -8,6 +8,7 @@
 
 use std::time::Instant;
 
+use burn::tensor::TensorData;
 use burn::tensor::{Device, Tensor};
 use logit_reg_data::{LabelScheme, Noise, SignalPlusNoise};
 use logit_reg_model::{LinearClassifierConfig, LogitRegularizedLoss, Quadratic};
@@ -127,8 +128,9 @@ pub fn time_gd_step(
         },
         |_| {},
     )?;
-    // Wait for the device before the last stamp (a no-op on the synchronous CPU backends).
-    let _ = trained.weight.val().into_data();
+    // Wait for the device before the last stamp (a no-op on the synchronous CPU backends):
+    // reading numbers back forces the work (`into_data` alone does not on wgpu).
+    std::hint::black_box(logit_reg_model::to_f64_vec(trained.weight.val().sum()));
     stamps.push(Instant::now());
     let steps: Vec<f64> = stamps
         .windows(2)
@@ -194,13 +196,26 @@ pub fn memory_bandwidth_probe(repeats: usize, threads: usize) -> f64 {
 /// `size × size` matrices (`2·size³` flops each).
 pub fn gemm_probe(device: &Device, size: usize, repeats: usize) -> f64 {
     let inner = device.clone().inner();
-    let a = Tensor::<2>::ones([size, size], &inner) * 0.5;
-    let b = Tensor::<2>::ones([size, size], &inner) * 0.25;
+    // Seeded data uploaded from the host: a backend cannot fold constants through the product.
+    let values = |seed: u64| -> Vec<f64> {
+        (0..size * size)
+            .map(|k| ((k as u64 * 2654435761 + seed) % 1000) as f64 / 1000.0 - 0.5)
+            .collect()
+    };
+    let a = Tensor::<2>::from_data(TensorData::new(values(1), [size, size]), &inner);
+    let b = Tensor::<2>::from_data(TensorData::new(values(2), [size, size]), &inner);
+    std::hint::black_box(logit_reg_model::to_f64_vec((a.clone() + b.clone()).sum()));
     let mut best = f64::INFINITY;
-    for _ in 0..repeats {
+    for k in 0..repeats {
+        // A fresh left factor each time (made and read before the clock starts), and the
+        // sum of the whole product read as numbers: a lazy backend (wgpu) must compute it all.
+        let left = a.clone() + k as f64;
+        std::hint::black_box(logit_reg_model::to_f64_vec(
+            left.clone().slice([0..1, 0..1]),
+        ));
         let t = Instant::now();
-        let c = a.clone().matmul(b.clone());
-        let _ = c.slice([0..1, 0..1]).into_data();
+        let c = left.matmul(b.clone());
+        std::hint::black_box(logit_reg_model::to_f64_vec(c.sum()));
         best = best.min(t.elapsed().as_secs_f64());
     }
     2.0 * (size as f64).powi(3) / best / 1e9

@@ -423,13 +423,26 @@ fn run_bench(args: &BenchArgs) -> Result<(), ExperimentError> {
         logit_reg_model::Precision::F32 => 4,
         logit_reg_model::Precision::F64 => 8,
     };
+    let name = logit_reg_model::device_name(&device, backend);
+    // Mesa's software rasterisers (llvmpipe, lavapipe) run on the CPU: say so beside the name.
+    let software = if !backend.is_cpu() && name.to_lowercase().contains("llvmpipe") {
+        " (software Vulkan on the CPU, not a GPU)"
+    } else {
+        ""
+    };
     println!(
-        "backend {}, {}, median of {} steps after {} warm-up steps\n",
+        "backend {} on {name}{software}, {}, median of {} steps after {} warm-up steps\n",
         backend.name(),
         precision.name(),
         args.iters,
         args.warmup
     );
+    if !backend.is_cpu() && engines.contains(&EngineName::Fused) {
+        eprintln!(
+            "note: the fused engine computes on the host CPU whatever --backend says; time \
+             --engines burn to measure {name}"
+        );
+    }
     println!("| engine | N | d | M | ms/step | passes over X | GB/s | GFLOP/s |");
     println!("|---|---|---|---|---|---|---|---|");
     for &(n, d) in &args.sizes {
@@ -636,8 +649,18 @@ fn init_logging(quiet: bool, verbose: bool) {
         (false, true) => "debug",
         (false, false) => "info",
     };
+    // Our crates at `level`; Burn and its GPU stack (cubecl's autotune lines) at warnings only.
+    let ours = [
+        "experiments",
+        "logit_reg",
+        "logit_reg_train",
+        "logit_reg_model",
+        "logit_reg_data",
+    ]
+    .map(|c| format!("{c}={level}"))
+    .join(",");
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("warn,{ours}")));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)

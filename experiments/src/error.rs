@@ -66,6 +66,14 @@ fn divergence_cause(step: u64, lr: f64) -> String {
          data.sigma_n), the loss's parameters (e.g. loss.delta), train.init_std, and the \
          dtype's range (f32 overflows above 3.4e38; try --dtype f64)"
             .into()
+    } else if step == 1 {
+        format!(
+            "with learning rate {} after a single update: lower train.lr, or check the scale \
+             of the data (data.mu_f, data.sigma_f, data.sigma_n), the loss's parameters, and \
+             the backend and dtype (a GPU backend without f64, or f32's range: try --backend \
+             flex --dtype f64)",
+            readable(lr)
+        )
     } else {
         format!(
             "with learning rate {}: lower train.lr, or check the scale of the data \
@@ -117,6 +125,12 @@ impl ExperimentError {
                     message: e.to_string(),
                 }
             }
+            // A backend not compiled in, or a device without the requested dtype: the user's
+            // choice of `--backend`/`--dtype`, so exit code 2.
+            ModelError::Backend { .. } => ExperimentError::Config {
+                key: "backend".into(),
+                message: e.to_string(),
+            },
             _ => ExperimentError::Model(e),
         }
     }

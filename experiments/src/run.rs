@@ -52,6 +52,7 @@ pub fn resolved_config(config: &RunConfig) -> Value {
         "crate_version": env!("CARGO_PKG_VERSION"),
         "git_commit": build_provenance().commit,
         "git_dirty": build_provenance().dirty,
+        "device": device_label(config),
         "labels_scheme": config.data.labels,
         "init": if config.train.init_std > 0.0 { "gaussian" } else { "zero" },
     })
@@ -69,6 +70,46 @@ pub fn resolve_engine(config: &RunConfig) -> EngineName {
         }
         EngineName::Auto => EngineName::Burn,
         chosen => chosen,
+    }
+}
+
+/// The hardware `config`'s backend runs on: "host CPU" for flex and ndarray, the adapter's
+/// name for a GPU backend (e.g. "llvmpipe (LLVM 15.0.6, 256 bits)", Mesa's software Vulkan).
+pub fn device_label(config: &RunConfig) -> String {
+    if config.backend.is_cpu() {
+        return "host CPU".into();
+    }
+    match make_device(config.backend, config.dtype) {
+        Ok(device) => logit_reg_model::device_name(&device, config.backend),
+        Err(e) => format!("unavailable ({e})"),
+    }
+}
+
+/// Says once per process, on stderr, when a GPU backend was asked for but the host computes:
+/// the fused engine (chosen with `train.engine = "fused"`) or an exact solver.
+fn note_host_engine(config: &RunConfig, engine: EngineName) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    let host = if config.train.optimizer.is_exact() {
+        Some(format!(
+            "the exact solver ({})",
+            serde_json::to_value(config.train.optimizer)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default()
+        ))
+    } else if engine == EngineName::Fused {
+        Some("the fused host engine (train.engine = \"fused\")".to_string())
+    } else {
+        None
+    };
+    if let (false, Some(host)) = (config.backend.is_cpu(), host) {
+        ONCE.call_once(|| {
+            eprintln!(
+                "note: --backend {} was asked for, but {host} trains on the host CPU; the device \
+                 only holds the data (set train.engine = \"burn\" to train on it)",
+                config.backend.name()
+            );
+        });
     }
 }
 
@@ -185,6 +226,7 @@ pub fn execute(config: &RunConfig, show_progress: bool) -> Result<RunResult, Exp
         spec,
         measure,
     } = build(config)?;
+    note_host_engine(config, spec.engine);
     let measured = if config.train.optimizer.is_exact() {
         // The problem holds the data only on the device, in the run's precision; the solvers
         // need the exact f64 draw of the train set, so that is drawn again from the same seed
@@ -213,7 +255,12 @@ pub fn execute(config: &RunConfig, show_progress: bool) -> Result<RunResult, Exp
         crate::progress::finish(&bar);
         measured
     };
-    let summary = summary_json(&measured.summary);
+    let mut summary = summary_json(&measured.summary);
+    if let Value::Object(map) = &mut summary {
+        map.insert("backend".into(), json!(config.backend.name()));
+        map.insert("dtype".into(), json!(config.dtype.name()));
+        map.insert("device".into(), json!(device_label(config)));
+    }
     Ok(RunResult { measured, summary })
 }
 

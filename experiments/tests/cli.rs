@@ -126,6 +126,11 @@ fn a_run_writes_every_result_file() {
     assert_eq!(summary["steps"], 50);
     assert_eq!(summary["diverged"], false);
     assert_eq!(summary["runs"], 2);
+    // Which backend, precision and hardware ran, and the completion marker written last.
+    assert_eq!(summary["backend"], "flex");
+    assert_eq!(summary["dtype"], "f64");
+    assert_eq!(summary["device"], "host CPU");
+    assert!(dir.path().join("done.json").exists());
     let config: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("config.json")).expect("config"),
     )

@@ -43,6 +43,11 @@ impl Backend {
         }
     }
 
+    /// Whether the backend computes on the host CPU (flex, ndarray) rather than a GPU device.
+    pub fn is_cpu(self) -> bool {
+        matches!(self, Backend::Flex | Backend::Ndarray)
+    }
+
     /// The backends compiled into this build.
     pub fn compiled() -> Vec<Backend> {
         let mut out = Vec::new();
@@ -141,7 +146,67 @@ pub fn make_device(backend: Backend, precision: Precision) -> Result<Device, Mod
             )));
         }
     }
+    if precision == Precision::F64 && !backend.is_cpu() {
+        check_f64(&device, backend)?;
+    }
     Ok(device)
+}
+
+/// Whether `device` (of a GPU `backend`) computes in f64: it must report f64 support, and a
+/// probe of what training uses must agree with the host: a sum that keeps what f32 would round
+/// away (`1 + 1e-10`), and `exp` and `log`. On Mesa's software Vulkan (lavapipe) the device
+/// reports f64 and its sums and products are exact, but `exp(1)` comes back as 7.2e-315 and
+/// `log` as −88.03 whatever the input (measured 2026-11-30), so training would be NaN at its
+/// first update; this check refuses it with a clear error instead.
+fn check_f64(device: &Device, backend: Backend) -> Result<(), ModelError> {
+    let name = device_name(device, backend);
+    let refuse = |why: String| ModelError::Backend {
+        backend: backend.name().into(),
+        reason: format!(
+            "--dtype f64 on {name}: {why}; use --dtype f32, or a CPU backend (flex, ndarray) \
+             for f64"
+        ),
+    };
+    if !device.supports_dtype(FloatDType::F64) {
+        return Err(refuse("the device reports no f64 support".into()));
+    }
+    let tensor = |values: Vec<f64>| {
+        let n = values.len();
+        Tensor::<1>::from_data(burn::tensor::TensorData::new(values, [n]), device)
+    };
+    let sum = tensor(vec![1.0, 1e-10]).sum().into_scalar::<f64>();
+    let exp = tensor(vec![1.0]).exp().into_scalar::<f64>();
+    let log = tensor(vec![2.0]).log().into_scalar::<f64>();
+    let close = |got: f64, want: f64| (got - want).abs() <= 1e-12 * want.abs();
+    for (what, got, want) in [
+        ("1 + 1e-10", sum, 1.0 + 1e-10),
+        ("exp(1)", exp, std::f64::consts::E),
+        ("log(2)", log, std::f64::consts::LN_2),
+    ] {
+        if !close(got, want) {
+            return Err(refuse(format!(
+                "it reports f64 support, but {what} computes to {got:e} instead of {want:e}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The name of the hardware behind `device`: the adapter's name for a GPU backend (for example
+/// "llvmpipe (LLVM 15.0.6, 256 bits)" for Mesa's software Vulkan, or a GPU model), "host CPU"
+/// for the CPU backends.
+pub fn device_name(device: &Device, backend: Backend) -> String {
+    if backend.is_cpu() {
+        return "host CPU".into();
+    }
+    #[cfg(feature = "wgpu")]
+    {
+        if let Some(identity) = device.identity() {
+            return identity.name;
+        }
+    }
+    let _ = device;
+    format!("{} device (unnamed)", backend.name())
 }
 
 /// Copies a float tensor to the host as `f64` values (row-major).

@@ -35,7 +35,7 @@ pub mod penalty;
 pub mod target;
 pub mod theory;
 
-pub use device::{Backend, Precision, make_device, to_f64_vec};
+pub use device::{Backend, Precision, device_name, make_device, to_f64_vec};
 pub use error::ModelError;
 pub use linear::{LinearClassifier, LinearClassifierConfig};
 pub use logit_model::LogitModel;

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use logit_reg_model::penalty::{LogitPenalty, MultiClassPenalty};
-use logit_reg_model::target::{per_sample_loss_derivative, sigmoid};
+use logit_reg_model::target::{per_sample_loss, per_sample_loss_derivative, sigmoid};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -199,14 +199,34 @@ pub fn check_all_gradients(device: &Device, tol: f64) -> f64 {
         let model = classifier_with(device, d, m, 1, &s, None);
         let loss = LogitRegularizedLoss::new(penalty.clone(), alpha_used.clone(), device)
             .expect("valid loss");
-        let grads = loss
-            .forward(model.forward_binary(yx_t.clone()))
-            .total()
-            .backward();
+        let out = loss.forward(model.forward_binary(yx_t.clone()));
+        let values = to_f64_vec(out.mean.clone());
+        let grads = out.total().backward();
         let got = to_f64_vec(model.weight.grad(&grads).expect("weight gradient"));
         let want = binary_gradient(penalty.as_deref(), &alpha_used, &yx, &s, n, d);
         let err = relative_max_error(&got, &want);
-        let name = penalty.map_or("none".to_string(), |p| p.name());
+        let name = penalty.as_ref().map_or("none".to_string(), |p| p.name());
+        // The objective itself: the mean over samples of ℓ(t) = (1 − α) log(1 + e^{−t}) + α f(t).
+        let want_values: Vec<f64> = (0..m)
+            .map(|run| {
+                (0..n)
+                    .map(|i| {
+                        let t: f64 = (0..d).map(|j| yx[i * d + j] * s[j * m + run]).sum();
+                        match penalty.as_deref() {
+                            Some(p) => per_sample_loss(p, alpha_used[run], t),
+                            None => logit_reg_model::target::softplus(-t),
+                        }
+                    })
+                    .sum::<f64>()
+                    / n as f64
+            })
+            .collect();
+        let value_err = relative_max_error(&values, &want_values);
+        assert!(
+            value_err <= tol,
+            "{name}: relative loss error {value_err:e} > {tol:e}"
+        );
+        worst = worst.max(value_err);
         assert!(
             err <= tol,
             "{name}: relative gradient error {err:e} > {tol:e}"
@@ -282,4 +302,29 @@ pub fn check_all_gradients(device: &Device, tol: f64) -> f64 {
         }
     }
     worst
+}
+
+/// [`check_all_gradients`] on every compiled backend (flex and ndarray by default; wgpu with
+/// `--features wgpu`) in `precision`, with relative tolerance `tol`. A GPU backend without the
+/// precision must refuse it with an error naming the backend and the dtype (and is skipped).
+pub fn check_every_backend(precision: logit_reg_model::Precision, tol: f64) {
+    use logit_reg_model::{Backend, make_device};
+    for backend in Backend::compiled() {
+        let device = match make_device(backend, precision) {
+            Ok(device) => device.autodiff(),
+            Err(e) => {
+                let text = e.to_string();
+                assert!(!backend.is_cpu(), "{}: {text}", backend.name());
+                assert!(
+                    text.contains(precision.name()) && text.contains(backend.name()),
+                    "{text}"
+                );
+                eprintln!("{}: skipped: {text}", backend.name());
+                continue;
+            }
+        };
+        let worst = check_all_gradients(&device, tol);
+        eprintln!("{}: worst relative error {worst:e}", backend.name());
+        assert!(worst.is_finite());
+    }
 }
