@@ -85,31 +85,38 @@ pub fn device_label(config: &RunConfig) -> String {
     }
 }
 
-/// Says once per process, on stderr, when a GPU backend was asked for but the host computes:
-/// the fused engine (chosen with `train.engine = "fused"`) or an exact solver.
-fn note_host_engine(config: &RunConfig, engine: EngineName) {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    let host = if config.train.optimizer.is_exact() {
+/// The note for a run where a GPU backend was asked for but the host CPU computes: the fused
+/// engine (chosen with `train.engine = "fused"`) or an exact solver. `None` otherwise.
+pub fn host_engine_note(config: &RunConfig, engine: EngineName) -> Option<String> {
+    if config.backend.is_cpu() {
+        return None;
+    }
+    let backend = config.backend.name();
+    if config.train.optimizer.is_exact() {
+        let solver = serde_json::to_value(config.train.optimizer)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
         Some(format!(
-            "the exact solver ({})",
-            serde_json::to_value(config.train.optimizer)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default()
+            "note: --backend {backend} was asked for, but the exact solver ({solver}) runs on \
+             the host CPU; the device only holds the data"
         ))
     } else if engine == EngineName::Fused {
-        Some("the fused host engine (train.engine = \"fused\")".to_string())
+        Some(format!(
+            "note: --backend {backend} was asked for, but the fused host engine \
+             (train.engine = \"fused\") trains on the host CPU; the device only holds the data \
+             (train.engine = \"burn\" trains on it)"
+        ))
     } else {
         None
-    };
-    if let (false, Some(host)) = (config.backend.is_cpu(), host) {
-        ONCE.call_once(|| {
-            eprintln!(
-                "note: --backend {} was asked for, but {host} trains on the host CPU; the device \
-                 only holds the data (set train.engine = \"burn\" to train on it)",
-                config.backend.name()
-            );
-        });
+    }
+}
+
+/// Prints [`host_engine_note`] on stderr, once per process.
+fn note_host_engine(config: &RunConfig, engine: EngineName) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    if let Some(note) = host_engine_note(config, engine) {
+        ONCE.call_once(|| eprintln!("{note}"));
     }
 }
 

@@ -53,3 +53,31 @@ fn auto_picks_the_fused_engine_only_where_it_applies() {
         "{text}"
     );
 }
+
+#[test]
+fn a_gpu_backend_given_a_host_engine_gets_a_note_and_auto_trains_on_the_device() {
+    use experiments::run::host_engine_note;
+    let cfg = |sets: &[&str]| {
+        let all: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        RunConfig::load(None, &all).expect("config")
+    };
+    // auto on a GPU backend: the Burn engine, on the device; no note.
+    let gpu = cfg(&["backend=\"wgpu\""]);
+    assert_eq!(resolve_engine(&gpu), EngineName::Burn);
+    assert_eq!(host_engine_note(&gpu, resolve_engine(&gpu)), None);
+    // The fused engine asked for on a GPU backend: one line that says so.
+    let fused = cfg(&["backend=\"wgpu\"", "train.engine=\"fused\""]);
+    let note = host_engine_note(&fused, resolve_engine(&fused)).expect("a note");
+    assert!(
+        note.contains("--backend wgpu") && note.contains("fused host engine"),
+        "{note}"
+    );
+    assert!(!note.contains('\n'));
+    // An exact solver on a GPU backend, too.
+    let newton = cfg(&["backend=\"wgpu\"", "train.optimizer=\"newton\""]);
+    let note = host_engine_note(&newton, resolve_engine(&newton)).expect("a note");
+    assert!(note.contains("exact solver (newton)"), "{note}");
+    // Nothing to say on a CPU backend.
+    let cpu = cfg(&["train.engine=\"fused\""]);
+    assert_eq!(host_engine_note(&cpu, resolve_engine(&cpu)), None);
+}
