@@ -93,10 +93,7 @@ pub fn host_engine_note(config: &RunConfig, engine: EngineName) -> Option<String
     }
     let backend = config.backend.name();
     if config.train.optimizer.is_exact() {
-        let solver = serde_json::to_value(config.train.optimizer)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default();
+        let solver = config.train.optimizer.name();
         Some(format!(
             "note: --backend {backend} was asked for, but the exact solver ({solver}) runs on \
              the host CPU; the device only holds the data"

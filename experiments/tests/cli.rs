@@ -188,14 +188,19 @@ fn a_run_writes_every_result_file() {
     }
 }
 
-fn assert_rejected(extra: &[&str], key: &str) {
-    let dir = tempdir().expect("tempdir");
-    let mut args = tiny(dir.path());
+/// `experiments` on the tiny run into `dir` with `extra` flags before `--out`.
+fn run_tiny(dir: &Path, extra: &[&str]) -> Output {
+    let mut args = tiny(dir);
     let out_index = args.len() - 2;
     for (i, e) in extra.iter().enumerate() {
         args.insert(out_index + i, e.to_string());
     }
-    let out = experiments(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    experiments(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+fn assert_rejected(extra: &[&str], key: &str) {
+    let dir = tempdir().expect("tempdir");
+    let out = run_tiny(dir.path(), extra);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{extra:?} was accepted");
     assert!(
@@ -301,15 +306,10 @@ fn a_malformed_config_file_is_rejected() {
 #[test]
 fn a_diverging_run_says_so_and_fails() {
     let dir = tempdir().expect("tempdir");
-    let mut args = tiny(dir.path());
-    let out_index = args.len() - 2;
-    for (i, e) in ["--set", "train.lr=1e300", "--set", "loss.alpha=0.5"]
-        .iter()
-        .enumerate()
-    {
-        args.insert(out_index + i, e.to_string());
-    }
-    let out = experiments(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let out = run_tiny(
+        dir.path(),
+        &["--set", "train.lr=1e300", "--set", "loss.alpha=0.5"],
+    );
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -329,15 +329,10 @@ fn a_run_non_finite_before_any_update_does_not_blame_the_learning_rate() {
     // μ_f = 1e300 is finite in f64, but logits from a start of scale 1e100 overflow: the loss is
     // infinite at step 0, where the learning rate has not acted yet.
     let dir = tempdir().expect("tempdir");
-    let mut args = tiny(dir.path());
-    let out_index = args.len() - 2;
-    for (i, e) in ["--set", "data.mu_f=1e300", "--set", "train.init_std=1e100"]
-        .iter()
-        .enumerate()
-    {
-        args.insert(out_index + i, e.to_string());
-    }
-    let out = experiments(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let out = run_tiny(
+        dir.path(),
+        &["--set", "data.mu_f=1e300", "--set", "train.init_std=1e100"],
+    );
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("diverged at step 0"), "{stderr}");

@@ -28,6 +28,17 @@ impl OptimizerName {
     pub fn is_exact(self) -> bool {
         matches!(self, OptimizerName::Newton | OptimizerName::MaxMargin)
     }
+
+    /// The name in configs and summaries (`train.optimizer`).
+    pub fn name(self) -> &'static str {
+        match self {
+            OptimizerName::Gd => "gd",
+            OptimizerName::Adam => "adam",
+            OptimizerName::Sgd => "sgd",
+            OptimizerName::Newton => "newton",
+            OptimizerName::MaxMargin => "max-margin",
+        }
+    }
 }
 
 /// Which implementation takes the GD steps (`train.engine`).
