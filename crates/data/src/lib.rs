@@ -1,4 +1,4 @@
-//! Seeded data models for `logit-reg`.
+//! Data for `logit-reg`: seeded synthetic models, and real data sets read from files ([`real`]).
 //!
 //! This crate knows nothing of Burn: it produces plain row-major `f64` matrices and labels, and
 //! the population quantities (class means, covariances, Fisher direction, Bayes accuracy) that
@@ -42,6 +42,7 @@
 mod error;
 mod gaussian;
 mod multiclass;
+pub mod real;
 mod rng;
 mod signal_noise;
 pub mod stats;

@@ -19,10 +19,12 @@ pub enum Stream {
         /// The run's index within its batch or sweep.
         index: u64,
     },
+    /// The train/test split of a real data set.
+    Split,
 }
 
 impl Stream {
-    /// The 64-bit ChaCha stream id of this purpose. Train and test use ids 1 and 2; per-run
+    /// The 64-bit ChaCha stream id of this purpose. Train, test and split use ids 1, 2 and 5; per-run
     /// streams put the purpose in the top byte and the run index below it.
     pub fn id(self) -> u64 {
         match self {
@@ -30,6 +32,7 @@ impl Stream {
             Stream::Test => 2,
             Stream::Init { index } => (3 << 56) | (index & ((1 << 56) - 1)),
             Stream::Batches { index } => (4 << 56) | (index & ((1 << 56) - 1)),
+            Stream::Split => 5,
         }
     }
 }
