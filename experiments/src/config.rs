@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use logit_reg_data::real::SplitMode;
 use logit_reg_data::{LabelScheme, MultiClassSignalNoise, Noise, SignalPlusNoise, TScale};
 use logit_reg_model::{Backend, DataTerm, PenaltyKind, Precision};
 pub use logit_reg_train::{EngineName, OptimizerName};
@@ -57,6 +58,38 @@ pub enum DataModel {
     Multiclass,
 }
 
+/// Where the samples come from (`data.source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DataSource {
+    /// Drawn from the data model `data.model` (the paper's synthetic data).
+    Synthetic,
+    /// The UCI handwritten digits shipped with the project (1,797 × 64, 10 classes).
+    Digits,
+    /// `.npy` features (`data.path`) and labels (`data.labels_path`).
+    Npy,
+    /// A CSV table (`data.path`) with a label column (`data.label_column`).
+    Csv,
+    /// IDX images (`data.path`) and labels (`data.labels_path`), as MNIST ships them.
+    Idx,
+    /// CIFAR-10 binary batches: one `.bin` file or a directory of them (`data.path`).
+    Cifar10,
+}
+
+impl DataSource {
+    /// The name as written in configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            DataSource::Synthetic => "synthetic",
+            DataSource::Digits => "digits",
+            DataSource::Npy => "npy",
+            DataSource::Csv => "csv",
+            DataSource::Idx => "idx",
+            DataSource::Cifar10 => "cifar10",
+        }
+    }
+}
+
 /// The noise law's name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -71,6 +104,24 @@ pub enum NoiseName {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DataConfig {
+    /// Where the samples come from: `synthetic` (the data model) or a real data set.
+    pub source: DataSource,
+    /// The data file (features, table, images, or CIFAR-10 batches) of a real source.
+    pub path: String,
+    /// The labels file of the `npy` and `idx` sources.
+    pub labels_path: String,
+    /// Training samples of a real source; the rest are the test set.
+    pub n_train: usize,
+    /// How a real source's training samples spread over the classes.
+    pub split: SplitMode,
+    /// Standardise a real source's features with the training statistics.
+    pub standardise: bool,
+    /// The label column of a CSV table (negative: from the end).
+    pub label_column: i64,
+    /// Whether a CSV table's first row is a header.
+    pub header: bool,
+    /// Number of classes of a real source (0: one more than the largest label).
+    pub classes: usize,
     /// `signal-noise` or `multiclass`.
     pub model: DataModel,
     /// Input dimension d.
@@ -100,6 +151,15 @@ pub struct DataConfig {
 impl Default for DataConfig {
     fn default() -> Self {
         Self {
+            source: DataSource::Synthetic,
+            path: String::new(),
+            labels_path: String::new(),
+            n_train: 1000,
+            split: SplitMode::Stratified,
+            standardise: true,
+            label_column: -1,
+            header: false,
+            classes: 0,
             model: DataModel::SignalNoise,
             d: 1400,
             n: 2000,
@@ -267,12 +327,51 @@ pub const FIELDS: &[(&str, &str)] = &[
         "flex | ndarray | wgpu (those compiled in); also --backend",
     ),
     ("dtype", "f32 | f64; also --dtype"),
-    ("data.model", "signal-noise (binary) | multiclass"),
-    ("data.d", "input dimension d >= 1"),
-    ("data.n", "training samples N >= 1 (aspect ratio λ = d/N)"),
+    (
+        "data.source",
+        "synthetic (data.model draws it) | digits (shipped UCI digits, 1797 x 64, 10 classes) | npy | csv | idx | cifar10 (files; always multi-class)",
+    ),
+    (
+        "data.path",
+        "the data file of a real source: npy features [n, d] or [n, (c,) h, w]; csv table; idx images; cifar10 .bin file or directory (.gz read too)",
+    ),
+    (
+        "data.labels_path",
+        "the labels file of npy ([n] integers) and idx sources",
+    ),
+    (
+        "data.n_train",
+        "training samples of a real source, 1..n-1; the other samples are the test set",
+    ),
+    (
+        "data.split",
+        "stratified (train classes in proportion) | balanced (equal per class); seeded by `seed`",
+    ),
+    (
+        "data.standardise",
+        "true: centre and scale each feature of a real source by the training mean and std",
+    ),
+    (
+        "data.label_column",
+        "csv label column: 0 = first, -1 = last (negative counts from the end)",
+    ),
+    ("data.header", "csv: true when the first row is a header"),
+    (
+        "data.classes",
+        "classes of a real source: 0 = one more than the largest label; else labels must be below it",
+    ),
+    (
+        "data.model",
+        "synthetic source: signal-noise (binary) | multiclass",
+    ),
+    ("data.d", "synthetic: input dimension d >= 1"),
+    (
+        "data.n",
+        "synthetic: training samples N >= 1 (aspect ratio λ = d/N)",
+    ),
     (
         "data.n_test",
-        "fresh test samples >= 1 (10000 gives an accuracy s.e. <= 0.005)",
+        "synthetic: fresh test samples >= 1 (10000 gives an accuracy s.e. <= 0.005)",
     ),
     (
         "data.mu_f",
@@ -536,9 +635,14 @@ impl RunConfig {
     /// Checks every value range; the error names the dotted key.
     pub fn validate(&self) -> Result<(), ExperimentError> {
         let runs = self.runs()?;
-        match self.data.model {
-            DataModel::SignalNoise => self.signal_noise().map(|_| ())?,
-            DataModel::Multiclass => self.multiclass().map(|_| ())?,
+        if self.is_real() {
+            self.validate_real_source()?;
+        } else {
+            self.validate_synthetic_source()?;
+            match self.data.model {
+                DataModel::SignalNoise => self.signal_noise().map(|_| ())?,
+                DataModel::Multiclass => self.multiclass().map(|_| ())?,
+            }
         }
         logit_reg_model::loss::validate_alpha(
             &self.loss.alpha.values(runs),
@@ -577,11 +681,12 @@ impl RunConfig {
             self.loss.weight_decay >= 0.0,
             ">= 0",
         )?;
-        if self.loss.weight_decay > 0.0 && self.data.model == DataModel::Multiclass {
+        if self.loss.weight_decay > 0.0 && !self.is_binary() {
             return Err(ExperimentError::invalid(
                 "loss.weight_decay",
                 &self.loss.weight_decay.to_string(),
-                "0 for data.model = multiclass (the baseline is binary)",
+                "0 for multi-class data (data.model = multiclass or a real data.source; the \
+                 baseline is binary)",
             ));
         }
         if t.steps == 0 {
@@ -593,11 +698,12 @@ impl RunConfig {
             } else {
                 "max-margin"
             };
-            if self.data.model != DataModel::SignalNoise {
+            if !self.is_binary() {
                 return Err(ExperimentError::invalid(
                     "train.optimizer",
                     name,
-                    "gd | adam | sgd for data.model = multiclass (exact solvers are binary only)",
+                    "gd | adam | sgd for multi-class data (data.model = multiclass or a real \
+                     data.source; exact solvers are binary only)",
                 ));
             }
             if self.loss.weight_decay > 0.0 {
@@ -628,20 +734,25 @@ impl RunConfig {
                 ));
             }
         }
-        if t.engine == EngineName::Fused
-            && (t.optimizer != OptimizerName::Gd || self.data.model != DataModel::SignalNoise)
+        if t.engine == EngineName::Fused && (t.optimizer != OptimizerName::Gd || !self.is_binary())
         {
             return Err(ExperimentError::invalid(
                 "train.engine",
                 "fused",
-                "auto | burn unless train.optimizer = gd and data.model = signal-noise",
+                "auto | burn unless train.optimizer = gd, data.source = synthetic and \
+                 data.model = signal-noise",
             ));
         }
-        if t.optimizer == OptimizerName::Sgd && !(1..=self.data.n).contains(&t.batch_size) {
+        let (n_key, n) = if self.is_real() {
+            ("data.n_train", self.data.n_train)
+        } else {
+            ("data.n", self.data.n)
+        };
+        if t.optimizer == OptimizerName::Sgd && !(1..=n).contains(&t.batch_size) {
             return Err(ExperimentError::invalid(
                 "train.batch_size",
                 &t.batch_size.to_string(),
-                "1..=data.n",
+                &format!("1..={n_key} ({n})"),
             ));
         }
         check("train.grad_tol", t.grad_tol, t.grad_tol >= 0.0, ">= 0")?;
@@ -689,7 +800,101 @@ impl RunConfig {
                 "each step in 0..=train.steps",
             ));
         }
-        self.check_memory()
+        if self.is_real() {
+            // The files bound a real source's size; it is read whole before training.
+            Ok(())
+        } else {
+            self.check_memory()
+        }
+    }
+
+    /// Whether the samples come from a real data set (files or the shipped digits) rather than
+    /// a data model.
+    pub fn is_real(&self) -> bool {
+        self.data.source != DataSource::Synthetic
+    }
+
+    /// Whether the problem is binary: the synthetic signal-plus-noise model. Real data sets are
+    /// always multi-class.
+    pub fn is_binary(&self) -> bool {
+        !self.is_real() && self.data.model == DataModel::SignalNoise
+    }
+
+    /// The keys of a real source: the files it needs, and no file it would ignore.
+    fn validate_real_source(&self) -> Result<(), ExperimentError> {
+        let data = &self.data;
+        let source = data.source.name();
+        let (needs_path, needs_labels) = match data.source {
+            DataSource::Synthetic | DataSource::Digits => (false, false),
+            DataSource::Csv | DataSource::Cifar10 => (true, false),
+            DataSource::Npy | DataSource::Idx => (true, true),
+        };
+        for (key, value, needed) in [
+            ("data.path", &data.path, needs_path),
+            ("data.labels_path", &data.labels_path, needs_labels),
+        ] {
+            if needed && value.is_empty() {
+                return Err(ExperimentError::invalid(
+                    key,
+                    "\"\"",
+                    &format!("a file for data.source = {source}"),
+                ));
+            }
+            if !needed && !value.is_empty() {
+                return Err(ExperimentError::invalid(
+                    key,
+                    &format!("{value:?}"),
+                    &format!("\"\" for data.source = {source}, which reads no such file"),
+                ));
+            }
+        }
+        if data.n_train == 0 {
+            return Err(ExperimentError::invalid(
+                "data.n_train",
+                "0",
+                ">= 1 (and below the data set's size)",
+            ));
+        }
+        if data.source != DataSource::Csv && (data.label_column != -1 || data.header) {
+            return Err(ExperimentError::invalid(
+                if data.header {
+                    "data.header"
+                } else {
+                    "data.label_column"
+                },
+                &if data.header {
+                    "true".to_string()
+                } else {
+                    data.label_column.to_string()
+                },
+                &format!("its default for data.source = {source} (it applies to csv only)"),
+            ));
+        }
+        if data.classes == 1 {
+            return Err(ExperimentError::invalid(
+                "data.classes",
+                "1",
+                "0 (from the labels) or >= 2",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The keys of a synthetic source: none of a real source's files.
+    fn validate_synthetic_source(&self) -> Result<(), ExperimentError> {
+        for (key, value) in [
+            ("data.path", &self.data.path),
+            ("data.labels_path", &self.data.labels_path),
+        ] {
+            if !value.is_empty() {
+                return Err(ExperimentError::invalid(
+                    key,
+                    &format!("{value:?}"),
+                    "\"\" for data.source = synthetic (set data.source to read a file)",
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The resolved config as flat `key = value` lines, in [`FIELDS`] order (for `--help`).

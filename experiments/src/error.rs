@@ -47,6 +47,9 @@ pub enum ExperimentError {
         /// What is wrong, with what is allowed.
         message: String,
     },
+    /// A data file of a real source cannot be used (truncated, bad header, bad values, …).
+    #[error(transparent)]
+    DataFile(logit_reg_data::real::LoadError),
     /// A file could not be read or written.
     #[error("{path}: {message}")]
     Io {
@@ -150,6 +153,7 @@ impl ExperimentError {
             ExperimentError::Config { .. }
                 | ExperimentError::Locked { .. }
                 | ExperimentError::Flag { .. }
+                | ExperimentError::DataFile(_)
         )
     }
 

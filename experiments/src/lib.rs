@@ -5,6 +5,7 @@
 //! - [`config`]: the run configuration (TOML + `--set key=value`), validated per key;
 //! - [`run`]: the factory (config → problem, model, objective, engine spec), one configured
 //!   run from config to result files;
+//! - [`real`]: a real data set (`data.source`): read, split, standardised, with provenance;
 //! - [`limits`]: the memory estimate and size bounds checked before allocating;
 //! - [`output`]: the result files (atomic writes, CSV, `weights.npy`, build provenance);
 //! - [`shard`]: `--shard I/N`, the cost-balanced partition of a job's batches;
@@ -38,6 +39,7 @@ pub mod figures;
 pub mod limits;
 pub mod output;
 pub mod progress;
+pub mod real;
 pub mod run;
 pub mod shard;
 pub mod slurm;

@@ -148,6 +148,7 @@ pub fn clear_results(dir: &Path) -> Result<(), ExperimentError> {
         "histograms.csv",
         "logits.csv",
         "weights.npy",
+        "bias.npy",
         "config.json",
     ] {
         let path = dir.join(name);

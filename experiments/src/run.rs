@@ -30,6 +30,8 @@ pub struct RunResult {
     pub measured: Measured,
     /// `summary.json`'s content.
     pub summary: Value,
+    /// The input dimension d the model was trained on (a real source's comes from its file).
+    pub input_dim: usize,
 }
 
 impl RunResult {
@@ -160,6 +162,8 @@ pub struct Built {
     pub spec: TrainSpec,
     /// What to measure.
     pub measure: MeasureSpec,
+    /// The real data set's provenance for `summary.json` (`None` for synthetic data).
+    pub data_provenance: Option<Value>,
 }
 
 /// Builds the problem, objective, model, metric context and specs of `config`.
@@ -172,7 +176,17 @@ pub fn build(config: &RunConfig) -> Result<Built, ExperimentError> {
     let penalty = config.penalty();
     let binary_penalty = penalty.binary().map_err(ExperimentError::model)?;
     let multiclass_penalty = penalty.multiclass().map_err(ExperimentError::model)?;
+    let mut data_provenance = None;
     let (problem, objective) = match config.data.model {
+        _ if config.is_real() => {
+            let data = crate::real::load_real(config)?;
+            data_provenance = Some(crate::real::provenance(config, &data)?);
+            let problem = Problem::from_multiclass(&data.split.train, &data.split.test, &device);
+            let loss =
+                MultiClassLogitLoss::new(multiclass_penalty.clone(), alphas.clone(), &device)
+                    .map_err(ExperimentError::model)?;
+            (problem, Objective::MultiClass(Box::new(loss)))
+        }
         DataModel::SignalNoise => {
             let model = config.signal_noise()?;
             let problem = Problem::binary(&model, config.seed, &device)?;
@@ -217,6 +231,7 @@ pub fn build(config: &RunConfig) -> Result<Built, ExperimentError> {
         context,
         spec: train_spec(config)?,
         measure: measure_spec(config),
+        data_provenance,
     })
 }
 
@@ -229,6 +244,7 @@ pub fn execute(config: &RunConfig, show_progress: bool) -> Result<RunResult, Exp
         context,
         spec,
         measure,
+        data_provenance,
     } = build(config)?;
     note_host_engine(config, spec.engine);
     let measured = if config.train.optimizer.is_exact() {
@@ -264,8 +280,15 @@ pub fn execute(config: &RunConfig, show_progress: bool) -> Result<RunResult, Exp
         map.insert("backend".into(), json!(config.backend.name()));
         map.insert("dtype".into(), json!(config.dtype.name()));
         map.insert("device".into(), json!(device_label(config)));
+        if let Some(data) = data_provenance {
+            map.insert("data".into(), data);
+        }
     }
-    Ok(RunResult { measured, summary })
+    Ok(RunResult {
+        measured,
+        summary,
+        input_dim: problem.d,
+    })
 }
 
 /// The keys every summary has (each a number for M = 1, a list over runs for M > 1).
@@ -381,7 +404,8 @@ fn exact_details_json(details: &ExactDetails) -> Value {
 }
 
 /// Runs `config` and writes `config.json`, `metrics.csv`, `timing.csv`, `histograms.csv` (when
-/// histogram steps are asked for), `logits.csv` (when asked for), `weights.npy` (linear runs)
+/// histogram steps are asked for), `logits.csv` (when asked for), `weights.npy` (linear runs),
+/// `bias.npy` (multi-class linear runs)
 /// and `summary.json` to `out`. A diverged run still writes its files (the summary says
 /// `"diverged": true`) and then returns [`ExperimentError::Diverged`].
 pub fn run_to_dir(
@@ -392,9 +416,11 @@ pub fn run_to_dir(
     config.validate()?;
     std::fs::create_dir_all(out).map_err(|e| ExperimentError::io(out, e))?;
     clear_results(out)?;
-    write_json(&out.join("config.json"), &resolved_config(config))?;
     tracing::debug!(out = %out.display(), runs = config.runs()?, "training");
+    // Nothing is written until the data are read and trained on: a bad data file or a failed
+    // build leaves no config.json that looks like the start of a result.
     let result = execute(config, show_progress)?;
+    write_json(&out.join("config.json"), &resolved_config(config))?;
     let measured = &result.measured;
     write_atomic(
         &out.join("metrics.csv"),
@@ -415,11 +441,15 @@ pub fn run_to_dir(
     }
     if let Some(weights) = &measured.final_weights {
         // Row-major [d, M·C]: column m·C + c is logit c of run m.
-        let d = config.data.d;
+        let d = result.input_dim;
         write_atomic(
             &out.join("weights.npy"),
             &weights_npy(weights, [d, weights.len() / d.max(1)]),
         )?;
+    }
+    if let Some(bias) = &measured.final_bias {
+        // [1, M·C], the columns of weights.npy: the logits are x·W + b.
+        write_atomic(&out.join("bias.npy"), &weights_npy(bias, [1, bias.len()]))?;
     }
     write_json(&out.join("summary.json"), &result.summary)?;
     crate::store::write_marker(out, measured.summary.runs.len())?;

@@ -272,6 +272,7 @@ pub const RESULT_FILES: &[&str] = &[
     "histograms.csv",
     "logits.csv",
     "weights.npy",
+    "bias.npy",
     "summary.json",
 ];
 

@@ -305,10 +305,18 @@ pub struct SweepMode {
 pub fn batch_cost(config: &RunConfig) -> f64 {
     let runs = config.runs().unwrap_or(1) as f64;
     let logits = match config.data.model {
+        // A real source's d and K are known only once its file is read; the shipped digits'
+        // 64 features and 10 classes stand in for all of them (the cost need only be
+        // deterministic and roughly proportional).
+        _ if config.is_real() => 10.0,
         crate::config::DataModel::SignalNoise => 1.0,
         crate::config::DataModel::Multiclass => config.data.k as f64,
     };
-    let (n, d) = (config.data.n as f64, config.data.d as f64);
+    let (n, d) = if config.is_real() {
+        (config.data.n_train as f64, 64.0)
+    } else {
+        (config.data.n as f64, config.data.d as f64)
+    };
     if config.train.optimizer.is_exact() {
         10.0 * n * d * n.min(d) * runs
     } else {

@@ -25,6 +25,14 @@ pub fn linear_weights<M: LogitModel>(model: &M) -> Option<Vec<f64>> {
     as_linear(model).map(LinearClassifier::weights_f64)
 }
 
+/// The bias `[M·C]` of a multi-class linear classifier, as host `f64` (`None` for other models
+/// and for the bias-free binary classifier).
+pub fn linear_bias<M: LogitModel>(model: &M) -> Option<Vec<f64>> {
+    as_linear(model)
+        .and_then(|linear| linear.bias.as_ref())
+        .map(|bias| logit_reg_model::to_f64_vec(bias.val()))
+}
+
 /// The start of the fused engine: the weights `[d, M]` of a bias-free binary classifier.
 pub fn fused_start(linear: &LinearClassifier) -> Option<Vec<f64>> {
     (linear.classes == 1 && linear.bias.is_none()).then(|| linear.weights_f64())

@@ -164,6 +164,8 @@ pub struct Measured {
     pub summary: Summary,
     /// The final weights of a linear model, row-major `[d, M·C]`.
     pub final_weights: Option<Vec<f64>>,
+    /// The final bias `[M·C]` of a multi-class linear model (the binary model has none).
+    pub final_bias: Option<Vec<f64>>,
     /// The final logits, when [`MeasureSpec::save_logits`] is set.
     pub final_logits: Option<SavedLogits>,
 }
@@ -188,6 +190,7 @@ pub fn train_and_measure<M: LogitModel>(
     let mut final_train_logits = Vec::new();
     let mut final_test_logits = Vec::new();
     let mut final_weights = None;
+    let mut final_bias = None;
     let start = Instant::now();
     let m = ctx.alphas.len();
     let (_, outcome) = train(
@@ -228,6 +231,7 @@ pub fn train_and_measure<M: LogitModel>(
                 final_train_logits = train_logits;
                 final_test_logits = test_logits;
                 final_weights = weights;
+                final_bias = crate::linear::linear_bias(view.model);
             }
             metric_seconds += t0.elapsed().as_secs_f64();
         },
@@ -275,6 +279,7 @@ pub fn train_and_measure<M: LogitModel>(
         outcome,
         summary,
         final_weights,
+        final_bias,
         final_logits: measure.save_logits.then(|| {
             let (train_labels, test_labels) = match &problem.labels {
                 Labels::Binary { train, test, .. } => (train.clone(), test.clone()),
