@@ -312,6 +312,9 @@ pub const SUMMARY_METRICS: &[&str] = &[
     "eq5_accuracy",
     "train_target_distance",
     "lda_cos_e1",
+    "test_nll",
+    "test_brier",
+    "test_ece",
 ];
 
 /// `summary.json`: the final metrics (top level: a number for M = 1, a list over runs for
@@ -326,9 +329,11 @@ pub fn summary_json(summary: &Summary) -> Value {
             let mut map = serde_json::Map::new();
             let value = serde_json::to_value(r.last).unwrap_or(Value::Null);
             for key in SUMMARY_METRICS {
+                // The test NLL is the test cross-entropy under the name calibration studies use.
+                let source = if *key == "test_nll" { "test_ce" } else { key };
                 map.insert(
                     key.to_string(),
-                    value.get(key).cloned().unwrap_or(Value::Null),
+                    value.get(source).cloned().unwrap_or(Value::Null),
                 );
             }
             map.insert("run".into(), json!(run));
@@ -343,6 +348,23 @@ pub fn summary_json(summary: &Summary) -> Value {
             map.insert("lda_cos_e1".into(), json!(summary.lda_cos_e1));
             if let Some(means) = &r.class_logit_means {
                 map.insert("class_logit_means".into(), json!(means));
+            }
+            if let Some(calibration) = &r.test_calibration {
+                // Empty bins have no accuracy or confidence: null, not NaN.
+                let bins: Vec<Value> = calibration
+                    .bins
+                    .iter()
+                    .map(|b| {
+                        json!({
+                            "lo": b.lo,
+                            "hi": b.hi,
+                            "count": b.count,
+                            "accuracy": b.accuracy.is_finite().then_some(b.accuracy),
+                            "confidence": b.confidence.is_finite().then_some(b.confidence),
+                        })
+                    })
+                    .collect();
+                map.insert("test_reliability".into(), Value::Array(bins));
             }
             Value::Object(map)
         })

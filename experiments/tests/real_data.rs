@@ -133,6 +133,33 @@ fn digits_run_matches_the_split_and_weights_recomputed_by_hand() {
                 })
                 .count();
             let by_hand = correct as f64 / part.n as f64;
+            if key == "test_accuracy" {
+                // The test NLL and Brier score from the same hand-made logits.
+                let (mut nll, mut brier) = (0.0, 0.0);
+                for (row, &label) in part.x.chunks(64).zip(&part.labels) {
+                    let z: Vec<f64> = (0..10)
+                        .map(|c| {
+                            b[run * 10 + c]
+                                + (0..64)
+                                    .map(|j| row[j] * w[j * 20 + run * 10 + c])
+                                    .sum::<f64>()
+                        })
+                        .collect();
+                    let norm: f64 = z.iter().map(|v| v.exp()).sum();
+                    nll -= (z[label].exp() / norm).ln();
+                    brier += (0..10)
+                        .map(|c| (z[c].exp() / norm - f64::from(u8::from(c == label))).powi(2))
+                        .sum::<f64>();
+                }
+                let n = part.n as f64;
+                for (name, value) in [("test_nll", nll / n), ("test_brier", brier / n)] {
+                    let reported = summary[name][run].as_f64().expect(name);
+                    assert!(
+                        (value - reported).abs() < 1e-9,
+                        "{name}: {value} vs {reported}"
+                    );
+                }
+            }
             let reported = summary[key][run].as_f64().expect("accuracy");
             assert!(
                 (by_hand - reported).abs() < 0.5 / part.n as f64,

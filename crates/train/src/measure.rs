@@ -65,6 +65,8 @@ pub struct RunSummary {
     pub diverged: Option<(u64, f64)>,
     /// K classes: the mean train logit vector of each class, `[K][K]`.
     pub class_logit_means: Option<Vec<Vec<f64>>>,
+    /// The final test calibration: NLL, Brier, ECE and the reliability diagram's bins.
+    pub test_calibration: Option<crate::metrics::calibration::Calibration>,
 }
 
 /// How an exact solver ended, per run.
@@ -254,6 +256,12 @@ pub fn train_and_measure<M: LogitModel>(
             lr: spec.lr[run],
             diverged: outcome.diverged[run],
             class_logit_means: class_means.as_ref().map(|c| c[run].clone()),
+            test_calibration: Some(crate::metrics::calibration::test_calibration(
+                problem,
+                &final_test_logits,
+                run,
+                m,
+            )),
         })
         .collect();
     // The empirical LDA direction's cosine with e₁: the reference the weights are compared to.

@@ -92,7 +92,12 @@ pub(super) fn logit_row(
         cos_fisher: f64::NAN,
         cos_lda: f64::NAN,
         eq5_accuracy: f64::NAN,
+        test_brier: f64::NAN,
+        test_ece: f64::NAN,
     };
+    let calibration = super::calibration::test_calibration(problem, test_logits, run, m);
+    row.test_brier = calibration.brier;
+    row.test_ece = calibration.ece;
     match &problem.labels {
         Labels::Binary { .. } => {
             row.train_ce = tr.iter().map(|&t| softplus(-t)).sum::<f64>() / tr.len() as f64;

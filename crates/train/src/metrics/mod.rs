@@ -5,6 +5,7 @@
 //! the true class's logit and the mean of the others, `t = z_y − mean_{c≠y} z_c`, whose target
 //! is the gap Δ of `z*`; so the clustering columns mean the same thing in both cases.
 
+pub mod calibration;
 mod linear;
 mod logits;
 
@@ -82,6 +83,10 @@ pub struct MetricRow {
     pub cos_lda: f64,
     /// Exact test accuracy of S under Gaussian signal-plus-noise data (paper Eq. 5).
     pub eq5_accuracy: f64,
+    /// Test Brier score, summed over classes (see [`calibration`]).
+    pub test_brier: f64,
+    /// Test expected calibration error, 15 equal-width confidence bins (see [`calibration`]).
+    pub test_ece: f64,
 }
 
 /// The column names of `metrics.csv`, in order. Wall time is not among them (it goes to
@@ -109,6 +114,8 @@ pub const COLUMNS: &[&str] = &[
     "cos_fisher",
     "cos_lda",
     "eq5_accuracy",
+    "test_brier",
+    "test_ece",
 ];
 
 impl MetricRow {
@@ -137,6 +144,8 @@ impl MetricRow {
             self.cos_fisher,
             self.cos_lda,
             self.eq5_accuracy,
+            self.test_brier,
+            self.test_ece,
         ]
     }
 }
