@@ -397,6 +397,53 @@ fn sgd_with_full_batches_equals_gd() {
 }
 
 #[test]
+fn minibatch_adam_with_full_batches_equals_adam_and_epochs_set_the_steps() {
+    // Adam with batch_size = N sees the whole (reshuffled) training set at every step: the
+    // full-batch Adam steps up to the order of summation.
+    let base = [
+        "data.d=15",
+        "data.n=40",
+        "data.n_test=100",
+        "train.optimizer=\"adam\"",
+        "train.lr=0.01",
+        "train.steps=150",
+        "loss.alpha=0.3",
+    ];
+    let full = execute(&config(&base), false).expect("adam");
+    let mut batched = base.to_vec();
+    batched.push("train.batch_size=40");
+    let batched = execute(&config(&batched), false).expect("mini-batch adam");
+    let (a, b) = (
+        final_rows(full.metrics())[0],
+        final_rows(batched.metrics())[0],
+    );
+    for (x, y) in a.values().iter().zip(b.values()) {
+        assert!(
+            (x - y).abs() <= 1e-10 * (1.0 + y.abs()) || (x.is_nan() && y.is_nan()),
+            "{x} vs {y}"
+        );
+    }
+    // Smaller batches take other steps, and train.
+    let mut small = base.to_vec();
+    small.push("train.batch_size=8");
+    let small = execute(&config(&small), false).expect("mini-batch adam");
+    let last = final_rows(small.metrics())[0];
+    assert!(last.train_loss != a.train_loss);
+    assert!(last.train_loss < 0.9 * small.metrics()[0].train_loss);
+    // 3 epochs of ⌊40 / 6⌋ = 6 batches of 6: 18 steps, for adam and sgd; gd: one per epoch.
+    for (optimizer, batch, steps) in [("adam", 6, 18), ("sgd", 6, 18), ("gd", 0, 3)] {
+        let mut sets = base.to_vec();
+        let optimizer = format!("train.optimizer=\"{optimizer}\"");
+        let batch = format!("train.batch_size={batch}");
+        sets.extend([optimizer.as_str(), batch.as_str(), "train.epochs=3"]);
+        let cfg = config(&sets);
+        assert_eq!(cfg.total_steps(), steps);
+        let result = execute(&cfg, false).expect("epochs");
+        assert_eq!(result.summary["steps"], steps, "{optimizer}");
+    }
+}
+
+#[test]
 fn weight_decay_baseline_reaches_its_stationary_point() {
     // At the minimiser of (1/N) Σ log(1 + e^{−t_i}) + γ/2 ‖S‖²: γ S = (1/N) Σ σ(−t_i) y_i x_i.
     let dev = device();

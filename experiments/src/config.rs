@@ -236,9 +236,11 @@ pub struct TrainConfig {
     pub threads: usize,
     /// Learning rate, one value or one per run.
     pub lr: PerRun,
-    /// Maximum number of steps.
+    /// Maximum number of steps (replaced by `epochs` when that is > 0).
     pub steps: u64,
-    /// Mini-batch size (sgd only).
+    /// Passes over the training set (0: use `steps`).
+    pub epochs: u64,
+    /// Mini-batch size (0: the full batch; sgd needs >= 1).
     pub batch_size: usize,
     /// Stop when every run's gradient norm is below this (0: never).
     pub grad_tol: f64,
@@ -270,7 +272,8 @@ impl Default for TrainConfig {
             threads: 0,
             lr: PerRun::One(0.1),
             steps: 20_000,
-            batch_size: 100,
+            epochs: 0,
+            batch_size: 0,
             grad_tol: 0.0,
             init_std: 0.0,
             init_index: 0,
@@ -427,8 +430,18 @@ pub const FIELDS: &[(&str, &str)] = &[
         "train.lr",
         "learning rate > 0: one value or a list, one per run (gd/sgd)",
     ),
-    ("train.steps", "maximum number of steps >= 1"),
-    ("train.batch_size", "mini-batch size for sgd, 1..=N"),
+    (
+        "train.steps",
+        "maximum number of steps >= 1 (ignored when train.epochs > 0)",
+    ),
+    (
+        "train.epochs",
+        "passes over the training set, 0 = use train.steps; else steps = epochs x floor(N / batch size) (gd: one step per epoch)",
+    ),
+    (
+        "train.batch_size",
+        "mini-batch size, 0 = full batch (gd, adam); sgd needs 1..=N; adam with 1..=N takes mini-batches; each epoch a fresh permutation, the last N mod B samples skipped",
+    ),
     (
         "train.grad_tol",
         "stop when every run's gradient norm <= this (0: never)",
@@ -748,11 +761,39 @@ impl RunConfig {
         } else {
             ("data.n", self.data.n)
         };
-        if t.optimizer == OptimizerName::Sgd && !(1..=n).contains(&t.batch_size) {
+        match t.optimizer {
+            OptimizerName::Sgd if !(1..=n).contains(&t.batch_size) => {
+                return Err(ExperimentError::invalid(
+                    "train.batch_size",
+                    &t.batch_size.to_string(),
+                    &format!("1..={n_key} ({n}) for sgd"),
+                ));
+            }
+            OptimizerName::Adam if t.batch_size > n => {
+                return Err(ExperimentError::invalid(
+                    "train.batch_size",
+                    &t.batch_size.to_string(),
+                    &format!("0 (full batch) or 1..={n_key} ({n})"),
+                ));
+            }
+            OptimizerName::Adam | OptimizerName::Sgd => {}
+            _ if t.batch_size > 0 => {
+                return Err(ExperimentError::invalid(
+                    "train.batch_size",
+                    &t.batch_size.to_string(),
+                    &format!(
+                        "0 for train.optimizer = {} (full batch; mini-batches need sgd or adam)",
+                        t.optimizer.name()
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        if t.epochs > 0 && t.optimizer.is_exact() {
             return Err(ExperimentError::invalid(
-                "train.batch_size",
-                &t.batch_size.to_string(),
-                &format!("1..={n_key} ({n})"),
+                "train.epochs",
+                &t.epochs.to_string(),
+                "0 for the exact solvers (train.steps caps their iterations)",
             ));
         }
         check("train.grad_tol", t.grad_tol, t.grad_tol >= 0.0, ">= 0")?;
@@ -793,7 +834,7 @@ impl RunConfig {
                 &format!("1..={}", crate::limits::MAX_HISTOGRAM_BINS),
             ));
         }
-        if let Some(&s) = t.histogram_steps.iter().find(|&&s| s > t.steps) {
+        if let Some(&s) = t.histogram_steps.iter().find(|&&s| s > self.total_steps()) {
             return Err(ExperimentError::invalid(
                 "train.histogram_steps",
                 &s.to_string(),
@@ -806,6 +847,31 @@ impl RunConfig {
         } else {
             self.check_memory()
         }
+    }
+
+    /// The training samples N: `data.n_train` for a real source, `data.n` for a synthetic one.
+    pub fn n_train(&self) -> usize {
+        if self.is_real() {
+            self.data.n_train
+        } else {
+            self.data.n
+        }
+    }
+
+    /// The steps the loop takes at most: `train.steps`, or with `train.epochs > 0`,
+    /// `epochs × ⌊N / B⌋` (B the batch size, N when it is 0; gd takes one step per epoch).
+    pub fn total_steps(&self) -> u64 {
+        let t = &self.train;
+        if t.epochs == 0 {
+            return t.steps;
+        }
+        let n = self.n_train().max(1);
+        let b = if t.batch_size == 0 || t.optimizer == OptimizerName::Gd {
+            n
+        } else {
+            t.batch_size.min(n)
+        };
+        t.epochs.saturating_mul((n / b) as u64)
     }
 
     /// Whether the samples come from a real data set (files or the shipped digits) rather than

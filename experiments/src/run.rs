@@ -124,7 +124,7 @@ pub fn train_spec(config: &RunConfig) -> Result<TrainSpec, ExperimentError> {
     Ok(TrainSpec {
         optimizer: config.train.optimizer,
         lr: config.lrs()?,
-        steps: config.train.steps,
+        steps: config.total_steps(),
         batch_size: config.train.batch_size,
         grad_tol: config.train.grad_tol,
         adam: (

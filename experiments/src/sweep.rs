@@ -320,7 +320,7 @@ pub fn batch_cost(config: &RunConfig) -> f64 {
     if config.train.optimizer.is_exact() {
         10.0 * n * d * n.min(d) * runs
     } else {
-        config.train.steps.max(1) as f64 * n * d * runs * logits
+        config.total_steps().max(1) as f64 * n * d * runs * logits
     }
 }
 

@@ -236,6 +236,29 @@ fn bad_input_exits_non_zero_and_names_the_key() {
     assert_rejected(&["--set", "train.lr=[0.1, 0.2, 0.3]"], "train.lr");
     assert_rejected(&["--set", "train.steps=0"], "train.steps");
     assert_rejected(&["--set", "train.optimizer=\"lbfgs\""], "train.optimizer");
+    // sgd needs a batch size; gd is full batch; adam's batch is at most N.
+    assert_rejected(&["--set", "train.optimizer=\"sgd\""], "train.batch_size");
+    assert_rejected(&["--set", "train.batch_size=8"], "train.batch_size");
+    assert_rejected(
+        &[
+            "--set",
+            "train.optimizer=\"adam\"",
+            "--set",
+            "train.batch_size=100000",
+        ],
+        "train.batch_size",
+    );
+    assert_rejected(
+        &[
+            "--set",
+            "train.optimizer=\"newton\"",
+            "--set",
+            "loss.alpha=0.2",
+            "--set",
+            "train.epochs=2",
+        ],
+        "train.epochs",
+    );
     assert_rejected(
         &["--set", "train.histogram_steps=[99]"],
         "train.histogram_steps",

@@ -131,11 +131,25 @@ pub fn train<M: LogitModel>(
     let mut batch_rng = stream_rng(spec.seed, Stream::Batches { index: 0 });
     let mut order: Vec<usize> = (0..problem.n).collect();
     let mut cursor = problem.n;
+    let minibatch = match spec.optimizer {
+        OptimizerName::Sgd => true,
+        OptimizerName::Adam => spec.batch_size > 0,
+        _ => false,
+    };
+    if minibatch && !(1..=problem.n).contains(&spec.batch_size) {
+        return Err(TrainError::invalid(
+            "train.batch_size",
+            &spec.batch_size.to_string(),
+            &format!("1..={} (the training samples)", problem.n),
+        ));
+    }
 
     let mut state = LoopState::new(runs);
     loop {
-        let rows = match spec.optimizer {
-            OptimizerName::Sgd => {
+        // Mini-batches: each epoch is a fresh permutation of the training set cut into
+        // ⌊N / B⌋ batches of B; the last N mod B samples of a permutation are skipped.
+        let rows = match minibatch {
+            true => {
                 if cursor + spec.batch_size > problem.n {
                     order.shuffle(&mut batch_rng);
                     cursor = 0;
@@ -150,7 +164,7 @@ pub fn train<M: LogitModel>(
                     &device,
                 ))
             }
-            _ => None,
+            false => None,
         };
         let out = objective.evaluate(&model, problem, rows.as_ref())?;
         let values = to_f64_vec(out.mean.clone());

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 pub enum OptimizerName {
     /// Full-batch gradient descent (the paper's default).
     Gd,
-    /// Adam (full batch).
+    /// Adam: full batch, or mini-batches of `train.batch_size` when it is set (> 0).
     Adam,
     /// Mini-batch SGD with `train.batch_size`.
     Sgd,
@@ -76,7 +76,9 @@ pub struct TrainSpec {
     pub lr: Vec<f64>,
     /// Maximum steps (iterations or passes for the exact solvers).
     pub steps: u64,
-    /// Mini-batch size (sgd).
+    /// Mini-batch size: sgd always uses it (1..=N); adam uses mini-batches when it is > 0 and
+    /// the full batch when it is 0; gd ignores it. Each epoch is a fresh permutation cut into
+    /// ⌊N / B⌋ batches.
     pub batch_size: usize,
     /// Gradient-norm tolerance (0: off).
     pub grad_tol: f64,
