@@ -233,6 +233,67 @@ fn a_batch_of_runs_equals_single_runs() {
 }
 
 #[test]
+fn an_mlp_batch_of_runs_equals_single_runs() {
+    // M MLPs side by side share the data pass and nothing else: run m of a batch follows the
+    // single run with α_m, η_m and init stream m, for GD (per-run rates) and for mini-batch Adam
+    // (one rate; every run sees the same batches).
+    let base = [
+        "model.kind=\"mlp\"",
+        "model.hidden=[8, 6]",
+        "model.activation=\"tanh\"",
+        "data.model=\"multiclass\"",
+        "data.k=3",
+        "data.d=10",
+        "data.n=40",
+        "data.n_test=60",
+        "train.steps=120",
+        "loss.penalty=\"label-smoothing\"",
+    ];
+    // (extra keys, [(α, η) of each run]).
+    type Case<'a> = (&'a [&'a str], [(f64, f64); 2]);
+    let cases: [Case; 2] = [
+        (&[], [(0.0, 0.2), (0.1, 0.05)]),
+        (
+            &["train.optimizer=\"adam\"", "train.batch_size=16"],
+            [(0.0, 0.01), (0.1, 0.01)],
+        ),
+    ];
+    for (extra, runs) in cases {
+        let mut batch = base.to_vec();
+        batch.extend(extra);
+        let alphas = format!("loss.alpha=[{}, {}]", runs[0].0, runs[1].0);
+        let lrs = if runs[0].1 == runs[1].1 {
+            format!("train.lr={}", runs[0].1)
+        } else {
+            format!("train.lr=[{}, {}]", runs[0].1, runs[1].1)
+        };
+        batch.extend([alphas.as_str(), lrs.as_str()]);
+        let batch = execute(&config(&batch), false).expect("batch");
+        for (run, (alpha, lr)) in runs.into_iter().enumerate() {
+            let mut single = base.to_vec();
+            single.extend(extra);
+            let a = format!("loss.alpha={alpha}");
+            let l = format!("train.lr={lr}");
+            let i = format!("train.init_index={run}");
+            single.extend([a.as_str(), l.as_str(), i.as_str()]);
+            let single = execute(&config(&single), false).expect("single");
+            let b = final_rows(batch.metrics())[run];
+            let s = final_rows(single.metrics())[0];
+            assert!(
+                b.train_loss < 0.9 * batch.metrics()[run].train_loss,
+                "run {run} trains"
+            );
+            for (x, y) in b.values().iter().zip(s.values()).skip(2) {
+                assert!(
+                    (x - y).abs() <= 1e-10 * (1.0 + y.abs()) || (x.is_nan() && y.is_nan()),
+                    "{extra:?} run {run}: batch {x} vs single {y}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn the_same_seed_gives_an_identical_metrics_csv() {
     let sets = [
         "data.d=20",

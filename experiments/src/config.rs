@@ -8,7 +8,7 @@ use std::path::Path;
 
 use logit_reg_data::real::SplitMode;
 use logit_reg_data::{LabelScheme, MultiClassSignalNoise, Noise, SignalPlusNoise, TScale};
-use logit_reg_model::{Backend, DataTerm, PenaltyKind, Precision};
+use logit_reg_model::{Activation, Backend, DataTerm, PenaltyKind, Precision};
 pub use logit_reg_train::{EngineName, OptimizerName};
 use serde::{Deserialize, Serialize};
 
@@ -288,6 +288,51 @@ impl Default for TrainConfig {
     }
 }
 
+/// Which model maps the inputs to the logits (`model.kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelKind {
+    /// The linear classifier (the paper's model; binary without bias, multi-class with).
+    Linear,
+    /// A multilayer perceptron with `model.hidden` widths.
+    Mlp,
+}
+
+impl ModelKind {
+    /// The name in configs.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Linear => "linear",
+            ModelKind::Mlp => "mlp",
+        }
+    }
+}
+
+/// `[model]`: the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelSection {
+    /// linear or mlp.
+    pub kind: ModelKind,
+    /// Hidden widths of the MLP.
+    pub hidden: Vec<usize>,
+    /// The MLP's nonlinearity.
+    pub activation: Activation,
+    /// Whether the MLP's hidden layers have biases.
+    pub bias: bool,
+}
+
+impl Default for ModelSection {
+    fn default() -> Self {
+        Self {
+            kind: ModelKind::Linear,
+            hidden: vec![128, 128],
+            activation: Activation::Relu,
+            bias: true,
+        }
+    }
+}
+
 /// The full run configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -300,6 +345,8 @@ pub struct RunConfig {
     pub dtype: Precision,
     /// The data model.
     pub data: DataConfig,
+    /// The model.
+    pub model: ModelSection,
     /// The loss.
     pub loss: LossConfig,
     /// The optimisation.
@@ -313,6 +360,7 @@ impl Default for RunConfig {
             backend: Backend::Flex,
             dtype: Precision::F32,
             data: DataConfig::default(),
+            model: ModelSection::default(),
             loss: LossConfig::default(),
             train: TrainConfig::default(),
         }
@@ -396,6 +444,19 @@ pub const FIELDS: &[(&str, &str)] = &[
         "balanced (exact split) | iid (fair ±1 draws)",
     ),
     ("data.k", "number of classes K >= 2 (multiclass only)"),
+    (
+        "model.kind",
+        "linear (the paper's classifier) | mlp (a multilayer perceptron, M runs side by side)",
+    ),
+    (
+        "model.hidden",
+        "mlp: hidden widths, a non-empty list of widths >= 1",
+    ),
+    ("model.activation", "mlp: relu | gelu | tanh"),
+    (
+        "model.bias",
+        "mlp: true gives the hidden layers biases (the output layer always has one)",
+    ),
     (
         "loss.penalty",
         "none | quadratic | label-smoothing | pseudo-huber | power",
@@ -841,6 +902,7 @@ impl RunConfig {
                 "each step in 0..=train.steps",
             ));
         }
+        self.validate_model()?;
         if self.is_real() {
             // The files bound a real source's size; it is read whole before training.
             Ok(())
@@ -942,6 +1004,54 @@ impl RunConfig {
                 "1",
                 "0 (from the labels) or >= 2",
             ));
+        }
+        Ok(())
+    }
+
+    /// The `[model]` keys, and what only the linear classifier supports.
+    fn validate_model(&self) -> Result<(), ExperimentError> {
+        let m = &self.model;
+        if m.kind == ModelKind::Linear {
+            return Ok(());
+        }
+        if m.hidden.is_empty() || m.hidden.contains(&0) {
+            return Err(ExperimentError::invalid(
+                "model.hidden",
+                &format!("{:?}", m.hidden),
+                "a non-empty list of widths >= 1",
+            ));
+        }
+        let t = &self.train;
+        let refuse = |key: &str, value: String, allowed: &str| {
+            Err(ExperimentError::invalid(
+                key,
+                &value,
+                &format!("{allowed} with model.kind = mlp"),
+            ))
+        };
+        if t.optimizer.is_exact() {
+            return refuse(
+                "train.optimizer",
+                t.optimizer.name().into(),
+                "gd | adam | sgd",
+            );
+        }
+        if t.engine == EngineName::Fused {
+            return refuse("train.engine", "fused".into(), "auto | burn");
+        }
+        if self.loss.weight_decay > 0.0 {
+            return refuse(
+                "loss.weight_decay",
+                self.loss.weight_decay.to_string(),
+                "0 (the baseline penalises linear weights)",
+            );
+        }
+        if t.init_std > 0.0 {
+            return refuse(
+                "train.init_std",
+                t.init_std.to_string(),
+                "0 (the MLP starts from U(±1/√fan_in), seeded by `seed` and train.init_index)",
+            );
         }
         Ok(())
     }

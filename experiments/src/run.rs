@@ -6,8 +6,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use logit_reg_model::{
-    LinearClassifier, LinearClassifierConfig, LogitRegularizedLoss, MultiClassLogitLoss,
-    make_device,
+    LinearClassifier, LinearClassifierConfig, LogitRegularizedLoss, Mlp, MlpConfig,
+    MultiClassLogitLoss, make_device,
 };
 use logit_reg_train::{
     EngineName, ExactDetails, MeasureSpec, Measured, MetricContext, MetricRow, Objective,
@@ -16,7 +16,7 @@ use logit_reg_train::{
 use serde_json::{Value, json};
 
 use crate::ExperimentError;
-use crate::config::{DataModel, RunConfig};
+use crate::config::{DataModel, ModelKind, RunConfig};
 use crate::output::{
     build_provenance, clear_results, histograms_csv, metrics_csv, timing_csv, weights_npy,
     write_atomic, write_json,
@@ -155,7 +155,7 @@ pub struct Built {
     /// The objective of each run.
     pub objective: Objective,
     /// The model at its initial weights.
-    pub model: LinearClassifier,
+    pub model: BuiltModel,
     /// z* and the penalties of every run.
     pub context: MetricContext,
     /// The optimiser and schedule.
@@ -164,6 +164,15 @@ pub struct Built {
     pub measure: MeasureSpec,
     /// The real data set's provenance for `summary.json` (`None` for synthetic data).
     pub data_provenance: Option<Value>,
+}
+
+/// The model a config asks for, at its initial weights.
+#[derive(Debug)]
+pub enum BuiltModel {
+    /// The linear classifier.
+    Linear(LinearClassifier),
+    /// The multilayer perceptron.
+    Mlp(Mlp),
 }
 
 /// Builds the problem, objective, model, metric context and specs of `config`.
@@ -210,14 +219,28 @@ pub fn build(config: &RunConfig) -> Result<Built, ExperimentError> {
             (problem, Objective::MultiClass(Box::new(loss)))
         }
     };
-    let model = LinearClassifierConfig::new(problem.d)
-        .with_runs(runs)
-        .with_classes(problem.classes())
-        .with_init_std(config.train.init_std)
-        .with_init_seed(config.seed)
-        .with_first_run(config.train.init_index)
-        .init(&device)
-        .map_err(ExperimentError::model)?;
+    let model = match config.model.kind {
+        ModelKind::Linear => BuiltModel::Linear(
+            LinearClassifierConfig::new(problem.d)
+                .with_runs(runs)
+                .with_classes(problem.classes())
+                .with_init_std(config.train.init_std)
+                .with_init_seed(config.seed)
+                .with_first_run(config.train.init_index)
+                .init(&device)
+                .map_err(ExperimentError::model)?,
+        ),
+        ModelKind::Mlp => BuiltModel::Mlp(
+            MlpConfig::new(problem.d, config.model.hidden.clone(), problem.classes())
+                .with_runs(runs)
+                .with_activation(config.model.activation)
+                .with_bias(config.model.bias)
+                .with_init_seed(config.seed)
+                .with_first_run(config.train.init_index)
+                .init(&device)
+                .map_err(ExperimentError::model)?,
+        ),
+    };
     let context = MetricContext::new(
         alphas,
         binary_penalty,
@@ -247,34 +270,44 @@ pub fn execute(config: &RunConfig, show_progress: bool) -> Result<RunResult, Exp
         data_provenance,
     } = build(config)?;
     note_host_engine(config, spec.engine);
-    let measured = if config.train.optimizer.is_exact() {
-        // The problem holds the data only on the device, in the run's precision; the solvers
-        // need the exact f64 draw of the train set, so that is drawn again from the same seed
-        // (identical bytes; the test set is not needed here).
-        let train_set = config
-            .signal_noise()?
-            .generate_train(config.seed)
-            .map_err(ExperimentError::data)?;
-        solve_and_measure(
-            model, &problem, &objective, &spec, &measure, &context, &train_set,
-        )?
-    } else {
+    let progress = |model| {
         let bar = crate::progress::bar(spec.steps, "steps", show_progress, None);
-        let measured = train_and_measure(
-            model,
-            &problem,
-            &objective,
-            &spec,
-            &measure,
-            &context,
-            |step, accuracy| match accuracy {
-                None => bar.set_position(step),
-                Some(a) => bar.set_message(format!("test acc {a:.3}")),
-            },
-        )?;
+        let report = |step, accuracy: Option<f64>| match accuracy {
+            None => bar.set_position(step),
+            Some(a) => bar.set_message(format!("test acc {a:.3}")),
+        };
+        let measured = match model {
+            BuiltModel::Linear(model) => train_and_measure(
+                model, &problem, &objective, &spec, &measure, &context, report,
+            ),
+            BuiltModel::Mlp(model) => train_and_measure(
+                model, &problem, &objective, &spec, &measure, &context, report,
+            ),
+        };
         crate::progress::finish(&bar);
         measured
     };
+    let measured =
+        if let (true, BuiltModel::Linear(model)) = (config.train.optimizer.is_exact(), &model) {
+            // The problem holds the data only on the device, in the run's precision; the solvers
+            // need the exact f64 draw of the train set, so that is drawn again from the same seed
+            // (identical bytes; the test set is not needed here).
+            let train_set = config
+                .signal_noise()?
+                .generate_train(config.seed)
+                .map_err(ExperimentError::data)?;
+            solve_and_measure(
+                model.clone(),
+                &problem,
+                &objective,
+                &spec,
+                &measure,
+                &context,
+                &train_set,
+            )?
+        } else {
+            progress(model)?
+        };
     let mut summary = summary_json(&measured.summary);
     if let Value::Object(map) = &mut summary {
         map.insert("backend".into(), json!(config.backend.name()));

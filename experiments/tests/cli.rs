@@ -236,6 +236,18 @@ fn bad_input_exits_non_zero_and_names_the_key() {
     assert_rejected(&["--set", "train.lr=[0.1, 0.2, 0.3]"], "train.lr");
     assert_rejected(&["--set", "train.steps=0"], "train.steps");
     assert_rejected(&["--set", "train.optimizer=\"lbfgs\""], "train.optimizer");
+    // What only the linear classifier supports, asked of the MLP.
+    for (extra, key) in [
+        ("model.hidden=[]", "model.hidden"),
+        ("model.hidden=[16, 0]", "model.hidden"),
+        ("train.init_std=0.1", "train.init_std"),
+        ("loss.weight_decay=0.1", "loss.weight_decay"),
+        ("train.engine=\"fused\"", "train.engine"),
+        ("model.activation=\"swish\"", "model.activation"),
+        ("model.kind=\"cnn\"", "model.kind"),
+    ] {
+        assert_rejected(&["--set", "model.kind=\"mlp\"", "--set", extra], key);
+    }
     // sgd needs a batch size; gd is full batch; adam's batch is at most N.
     assert_rejected(&["--set", "train.optimizer=\"sgd\""], "train.batch_size");
     assert_rejected(&["--set", "train.batch_size=8"], "train.batch_size");

@@ -1,5 +1,5 @@
-//! Burn modules of `logit-reg`: the model trait [`LogitModel`], the linear classifier (M runs
-//! side by side), the family of
+//! Burn modules of `logit-reg`: the model trait [`LogitModel`], the linear classifier and the
+//! multilayer perceptron [`Mlp`] (each with M runs side by side), the family of
 //! logit-regularised losses `ℓ = (1 − α) CE + α f`, the per-sample targets `z*` with their loss
 //! floors, label smoothing in both of its forms, and the weight-decay baseline.
 //!
@@ -31,6 +31,7 @@ mod error;
 pub mod linear;
 pub mod logit_model;
 pub mod loss;
+pub mod mlp;
 pub mod penalty;
 pub mod target;
 pub mod theory;
@@ -43,6 +44,7 @@ pub use loss::{
     DataTerm, LogitLossConfig, LogitRegularizedLoss, LossOutput, MultiClassLogitLoss,
     WeightDecayLoss,
 };
+pub use mlp::{Activation, Mlp, MlpConfig, RunLinear};
 pub use penalty::{
     ElementwiseSum, LabelSmoothing, LogitPenalty, MultiClassPenalty, PenaltyKind, Power,
     PseudoHuber, Quadratic, SoftmaxLabelSmoothing, check_penalty,

@@ -20,6 +20,25 @@ pub trait LogitModel: Module + Sized + 'static {
 
     /// Number of runs M.
     fn runs(&self) -> usize;
+
+    /// The penultimate features: what the last affine layer reads (the inputs themselves for
+    /// a linear model). The feature metrics (`nc1`, `head_lda_cos`) need them; a model that
+    /// returns `None`, the default, gets NaN there.
+    ///
+    /// # Shapes
+    /// - `x`: `[N, d]`
+    /// - output: `[M, N, F]`, or `[1, N, F]` when every run reads the same features
+    fn features(&self, x: Tensor<2>) -> Option<Tensor<3>> {
+        let _ = x;
+        None
+    }
+
+    /// The last affine layer of every run, on the host: weights row-major `[M, F, C]` and the
+    /// bias `[M, C]` (`None` without one). `None`, the default, when the model does not expose
+    /// it.
+    fn head(&self) -> Option<(Vec<f64>, Option<Vec<f64>>)> {
+        None
+    }
 }
 
 impl LogitModel for LinearClassifier {
@@ -29,5 +48,26 @@ impl LogitModel for LinearClassifier {
 
     fn runs(&self) -> usize {
         self.runs
+    }
+
+    fn features(&self, x: Tensor<2>) -> Option<Tensor<3>> {
+        Some(x.unsqueeze_dim(0))
+    }
+
+    fn head(&self) -> Option<(Vec<f64>, Option<Vec<f64>>)> {
+        // [d, M·C] (column m·C + c) → [M, d, C].
+        let w = self.weights_f64();
+        let (m, c) = (self.runs, self.classes);
+        let d = w.len() / (m * c).max(1);
+        let mut out = vec![0.0; w.len()];
+        for j in 0..d {
+            for run in 0..m {
+                for class in 0..c {
+                    out[(run * d + j) * c + class] = w[j * m * c + run * c + class];
+                }
+            }
+        }
+        let bias = self.bias.as_ref().map(|b| crate::to_f64_vec(b.val()));
+        Some((out, bias))
     }
 }
