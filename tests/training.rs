@@ -294,6 +294,38 @@ fn an_mlp_batch_of_runs_equals_single_runs() {
 }
 
 #[test]
+fn head_lda_cosine_of_a_linear_run_agrees_with_the_empirical_lda_cosine() {
+    // For a binary linear model the "features" are the inputs and the head is S, so
+    // head_lda_cos = cos(S, Σ̃_W⁻¹(μ₊ − μ₋)) measures what cos_lda = cos(S, Σ̂⁻¹μ̂) does, with
+    // the within-class covariance in place of the centred covariance of y·x. The two
+    // covariances differ by terms in the class-mean midpoint (μ₊ + μ₋)/2, zero in the
+    // population and O(1/√N) here, plus a 1e-6 ridge: agreement to 5e-3, not to rounding.
+    let cfg = config(&[
+        "data.d=40",
+        "data.n=400",
+        "data.n_test=100",
+        "train.steps=3000",
+        "loss.alpha=[0, 0.2]",
+    ]);
+    let result = execute(&cfg, false).expect("run");
+    for run in 0..2 {
+        let lda = result.summary["cos_lda"][run].as_f64().expect("cos_lda");
+        let head = result.summary["head_lda_cos"][run]
+            .as_f64()
+            .expect("head_lda_cos");
+        assert!(
+            (lda - head).abs() < 5e-3,
+            "run {run}: cos_lda {lda}, head_lda_cos {head}"
+        );
+        let nc1 = result.summary["nc1"][run].as_f64().expect("nc1");
+        assert!(nc1 > 0.0 && nc1.is_finite(), "{nc1}");
+    }
+    // The regularised run is nearer the LDA direction (the paper's claim 2).
+    let head = |run: usize| result.summary["head_lda_cos"][run].as_f64().expect("cos");
+    assert!(head(1) > head(0), "{} vs {}", head(1), head(0));
+}
+
+#[test]
 fn the_same_seed_gives_an_identical_metrics_csv() {
     let sets = [
         "data.d=20",

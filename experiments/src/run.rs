@@ -348,6 +348,8 @@ pub const SUMMARY_METRICS: &[&str] = &[
     "test_nll",
     "test_brier",
     "test_ece",
+    "nc1",
+    "head_lda_cos",
 ];
 
 /// `summary.json`: the final metrics (top level: a number for M = 1, a list over runs for
@@ -362,12 +364,15 @@ pub fn summary_json(summary: &Summary) -> Value {
             let mut map = serde_json::Map::new();
             let value = serde_json::to_value(r.last).unwrap_or(Value::Null);
             for key in SUMMARY_METRICS {
-                // The test NLL is the test cross-entropy under the name calibration studies use.
-                let source = if *key == "test_nll" { "test_ce" } else { key };
-                map.insert(
-                    key.to_string(),
-                    value.get(source).cloned().unwrap_or(Value::Null),
-                );
+                // The test NLL is the test cross-entropy under the name calibration studies use;
+                // the feature geometry is measured once, on the final model.
+                let entry = match *key {
+                    "test_nll" => value.get("test_ce").cloned(),
+                    "nc1" => r.feature_geometry.map(|g| json!(g.nc1)),
+                    "head_lda_cos" => r.feature_geometry.map(|g| json!(g.head_lda_cos)),
+                    _ => value.get(key).cloned(),
+                };
+                map.insert(key.to_string(), entry.unwrap_or(Value::Null));
             }
             map.insert("run".into(), json!(run));
             map.insert("alpha".into(), json!(r.alpha));

@@ -13,6 +13,7 @@ use logit_reg_model::{LinearClassifier, LogitModel, to_f64_vec};
 use crate::TrainError;
 use crate::engine::{StepView, TrainOutcome, train};
 use crate::linear::linear_weights;
+use crate::metrics::features::{FeatureGeometry, feature_stats, head_lda_cos};
 use crate::metrics::{
     HistogramRow, MetricContext, MetricRow, class_logit_means, compute_rows, histograms, log_steps,
     signed_logits,
@@ -67,6 +68,48 @@ pub struct RunSummary {
     pub class_logit_means: Option<Vec<Vec<f64>>>,
     /// The final test calibration: NLL, Brier, ECE and the reliability diagram's bins.
     pub test_calibration: Option<crate::metrics::calibration::Calibration>,
+    /// The final geometry of the penultimate train features (NC1, the head's LDA cosine), when
+    /// the model exposes its features and head.
+    pub feature_geometry: Option<FeatureGeometry>,
+}
+
+/// The feature geometry of every run of `model` on the training set: NC1 and the head's LDA
+/// cosine (see [`crate::metrics::features`]). Features shared by every run (a linear model's
+/// inputs) are analysed once. `None` per run when the model exposes no features or head.
+pub fn run_feature_geometry<M: LogitModel>(
+    model: &M,
+    problem: &Problem,
+) -> Vec<Option<FeatureGeometry>> {
+    let m = model.runs();
+    let (labels, k): (Vec<usize>, usize) = match &problem.labels {
+        Labels::Binary { train, .. } => (train.iter().map(|&y| usize::from(y > 0.0)).collect(), 2),
+        Labels::Classes { k, train, .. } => (train.clone(), *k),
+    };
+    let (Some(features), Some((w, _))) =
+        (model.features(problem.train_x_eval.clone()), model.head())
+    else {
+        return vec![None; m];
+    };
+    let [blocks, n, f] = features.dims();
+    let h = to_f64_vec(features);
+    let c = w.len() / (m * f).max(1);
+    let shared = (blocks == 1).then(|| feature_stats(&h, &labels, k));
+    (0..m)
+        .map(|run| {
+            let own;
+            let stats = match &shared {
+                Some(stats) => stats,
+                None => {
+                    own = feature_stats(&h[run * n * f..(run + 1) * n * f], &labels, k);
+                    &own
+                }
+            };
+            Some(FeatureGeometry {
+                nc1: stats.nc1,
+                head_lda_cos: head_lda_cos(stats, &w[run * f * c..(run + 1) * f * c]),
+            })
+        })
+        .collect()
 }
 
 /// How an exact solver ended, per run.
@@ -193,6 +236,7 @@ pub fn train_and_measure<M: LogitModel>(
     let mut final_test_logits = Vec::new();
     let mut final_weights = None;
     let mut final_bias = None;
+    let mut final_geometry = Vec::new();
     let start = Instant::now();
     let m = ctx.alphas.len();
     let (_, outcome) = train(
@@ -234,6 +278,7 @@ pub fn train_and_measure<M: LogitModel>(
                 final_test_logits = test_logits;
                 final_weights = weights;
                 final_bias = crate::linear::linear_bias(view.model);
+                final_geometry = run_feature_geometry(&eval, problem);
             }
             metric_seconds += t0.elapsed().as_secs_f64();
         },
@@ -256,6 +301,7 @@ pub fn train_and_measure<M: LogitModel>(
             lr: spec.lr[run],
             diverged: outcome.diverged[run],
             class_logit_means: class_means.as_ref().map(|c| c[run].clone()),
+            feature_geometry: final_geometry.get(run).copied().flatten(),
             test_calibration: Some(crate::metrics::calibration::test_calibration(
                 problem,
                 &final_test_logits,

@@ -6,6 +6,7 @@
 //! is the gap Δ of `z*`; so the clustering columns mean the same thing in both cases.
 
 pub mod calibration;
+pub mod features;
 mod linear;
 mod logits;
 
