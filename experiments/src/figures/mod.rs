@@ -28,6 +28,7 @@ pub mod fig05;
 pub mod fig06;
 pub mod fig07;
 pub mod fig08;
+pub mod fig101;
 pub mod fig13;
 pub mod fig15;
 pub mod fig16;

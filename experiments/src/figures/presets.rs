@@ -176,6 +176,10 @@ pub(super) fn shrink_for_smoke(spec: &mut SweepSpec) -> Result<(), ExperimentErr
             .unwrap_or(30);
         let steps = steps.min(30);
         t.insert("steps".into(), toml::Value::Integer(steps));
+        if t.contains_key("epochs") {
+            // An epoch-based preset: one pass over the data.
+            t.insert("epochs".into(), toml::Value::Integer(1));
+        }
         if t.contains_key("histogram_steps") {
             t.insert(
                 "histogram_steps".into(),

@@ -6,7 +6,7 @@ use super::analysis::{Analysis, Parts};
 use super::presets::{Part, Scale, shrink_for_smoke};
 use super::{
     fig01, fig02, fig04, fig05, fig06, fig07, fig08, fig13, fig15, fig16, fig17, fig18, fig19,
-    fig20,
+    fig20, fig101,
 };
 use crate::ExperimentError;
 
@@ -14,7 +14,7 @@ use crate::ExperimentError;
 /// analysis of their results.
 #[derive(Debug, Clone, Copy)]
 pub struct Figure {
-    /// The paper's figure number.
+    /// The paper's figure number; 100 and above are studies beyond the paper.
     pub id: u32,
     /// Short title.
     pub title: &'static str,
@@ -26,7 +26,8 @@ pub struct Figure {
     pub analyse: fn(&Parts) -> Result<Analysis, ExperimentError>,
 }
 
-/// Every figure with a preset, in the order `reproduce` runs them (the paper's numbering).
+/// Every figure with a preset, in the order `reproduce` runs them (the paper's numbering, then
+/// the studies beyond it).
 pub const FIGURES: &[Figure] = &[
     fig01::FIGURE,
     fig02::FIGURE,
@@ -42,6 +43,7 @@ pub const FIGURES: &[Figure] = &[
     fig18::FIGURE,
     fig19::FIGURE,
     fig20::FIGURE,
+    fig101::FIGURE,
 ];
 
 /// The ids of [`FIGURES`], in order.
