@@ -463,24 +463,18 @@ fn exact_details_json(details: &ExactDetails) -> Value {
     }
 }
 
-/// Runs `config` and writes `config.json`, `metrics.csv`, `timing.csv`, `histograms.csv` (when
-/// histogram steps are asked for), `logits.csv` (when asked for), `weights.npy` (linear runs),
-/// `bias.npy` (multi-class linear runs)
-/// and `summary.json` to `out`. A diverged run still writes its files (the summary says
-/// `"diverged": true`) and then returns [`ExperimentError::Diverged`].
-pub fn run_to_dir(
-    config: &RunConfig,
+/// Writes a finished run's files to `out`: `config.json` (the given JSON), `metrics.csv`,
+/// `timing.csv`, `histograms.csv` and `logits.csv` when measured, `weights.npy` and `bias.npy`
+/// for linear models, `summary.json`, and last the completion marker `done.json`. For a run
+/// trained outside [`execute`] (a custom model; see `examples/custom_model.rs`), with the same
+/// files as `experiments run`.
+pub fn write_results(
     out: &Path,
-    show_progress: bool,
-) -> Result<RunResult, ExperimentError> {
-    config.validate()?;
+    config: &Value,
+    result: &RunResult,
+) -> Result<(), ExperimentError> {
     std::fs::create_dir_all(out).map_err(|e| ExperimentError::io(out, e))?;
-    clear_results(out)?;
-    tracing::debug!(out = %out.display(), runs = config.runs()?, "training");
-    // Nothing is written until the data are read and trained on: a bad data file or a failed
-    // build leaves no config.json that looks like the start of a result.
-    let result = execute(config, show_progress)?;
-    write_json(&out.join("config.json"), &resolved_config(config))?;
+    write_json(&out.join("config.json"), config)?;
     let measured = &result.measured;
     write_atomic(
         &out.join("metrics.csv"),
@@ -512,7 +506,28 @@ pub fn run_to_dir(
         write_atomic(&out.join("bias.npy"), &weights_npy(bias, [1, bias.len()]))?;
     }
     write_json(&out.join("summary.json"), &result.summary)?;
-    crate::store::write_marker(out, measured.summary.runs.len())?;
+    crate::store::write_marker(out, measured.summary.runs.len())
+}
+
+/// Runs `config` and writes `config.json`, `metrics.csv`, `timing.csv`, `histograms.csv` (when
+/// histogram steps are asked for), `logits.csv` (when asked for), `weights.npy` (linear runs),
+/// `bias.npy` (multi-class linear runs)
+/// and `summary.json` to `out`. A diverged run still writes its files (the summary says
+/// `"diverged": true`) and then returns [`ExperimentError::Diverged`].
+pub fn run_to_dir(
+    config: &RunConfig,
+    out: &Path,
+    show_progress: bool,
+) -> Result<RunResult, ExperimentError> {
+    config.validate()?;
+    std::fs::create_dir_all(out).map_err(|e| ExperimentError::io(out, e))?;
+    clear_results(out)?;
+    tracing::debug!(out = %out.display(), runs = config.runs()?, "training");
+    // Nothing is written until the data are read and trained on: a bad data file or a failed
+    // build leaves no config.json that looks like the start of a result.
+    let result = execute(config, show_progress)?;
+    write_results(out, &resolved_config(config), &result)?;
+    let measured = &result.measured;
     tracing::debug!(
         wall_seconds = measured.summary.wall_seconds,
         metric_seconds = measured.summary.metric_seconds,
