@@ -90,6 +90,16 @@ impl DataSource {
     }
 }
 
+/// How a real source's inputs are embedded (`data.embed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EmbedKind {
+    /// The inputs as read.
+    None,
+    /// The penultimate features of an MLP trained on `data.embed_n` set-aside samples.
+    Mlp,
+}
+
 /// The noise law's name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -122,6 +132,18 @@ pub struct DataConfig {
     pub header: bool,
     /// Number of classes of a real source (0: one more than the largest label).
     pub classes: usize,
+    /// `none`, or `mlp`: replace a real source's inputs by the penultimate features of an MLP
+    /// trained (without regularisation) on `embed_n` samples set aside for it.
+    pub embed: EmbedKind,
+    /// Samples set aside to train the embedding MLP (stratified, from `seed`).
+    pub embed_n: usize,
+    /// Hidden widths of the embedding MLP.
+    pub embed_hidden: Vec<usize>,
+    /// Salt-and-pepper probability applied to a real source's inputs (after the embedder is
+    /// trained, before embedding).
+    pub corrupt: f64,
+    /// γ of the orthogonal scaling `x ← (I − P⊥)x + γ P⊥ x` (1: none).
+    pub orthogonal_scale: f64,
     /// `signal-noise` or `multiclass`.
     pub model: DataModel,
     /// Input dimension d.
@@ -160,6 +182,11 @@ impl Default for DataConfig {
             label_column: -1,
             header: false,
             classes: 0,
+            embed: EmbedKind::None,
+            embed_n: 797,
+            embed_hidden: vec![64],
+            corrupt: 0.0,
+            orthogonal_scale: 1.0,
             model: DataModel::SignalNoise,
             d: 1400,
             n: 2000,
@@ -410,6 +437,23 @@ pub const FIELDS: &[(&str, &str)] = &[
     (
         "data.classes",
         "classes of a real source: 0 = one more than the largest label; else labels must be below it",
+    ),
+    (
+        "data.embed",
+        "real source: none | mlp (the inputs become the penultimate features of an MLP trained without regularisation on data.embed_n set-aside samples: Adam 0.003, batches of 50, 60 epochs, relu)",
+    ),
+    (
+        "data.embed_n",
+        "samples set aside (stratified, from seed) to train the embedding MLP; the others are split into train and test",
+    ),
+    ("data.embed_hidden", "hidden widths of the embedding MLP"),
+    (
+        "data.corrupt",
+        "real source: salt-and-pepper probability in [0, 1] on the inputs (after the embedder is trained, before embedding): the analogue of CIFAR-10-C impulse noise",
+    ),
+    (
+        "data.orthogonal_scale",
+        "real source: γ > 0 of x <- (I - P⊥)x + γ P⊥x, P⊥ the projector off the span of the training class means (paper Eq. 36); 1 = none",
     ),
     (
         "data.model",
@@ -998,6 +1042,34 @@ impl RunConfig {
                 &format!("its default for data.source = {source} (it applies to csv only)"),
             ));
         }
+        if !(0.0..=1.0).contains(&data.corrupt) {
+            return Err(ExperimentError::invalid(
+                "data.corrupt",
+                &data.corrupt.to_string(),
+                "a probability in [0, 1]",
+            ));
+        }
+        if !(data.orthogonal_scale.is_finite() && data.orthogonal_scale > 0.0) {
+            return Err(ExperimentError::invalid(
+                "data.orthogonal_scale",
+                &data.orthogonal_scale.to_string(),
+                "> 0 and finite",
+            ));
+        }
+        if data.embed == EmbedKind::Mlp
+            && (data.embed_n < 2 || data.embed_hidden.is_empty() || data.embed_hidden.contains(&0))
+        {
+            let (key, value) = if data.embed_n < 2 {
+                ("data.embed_n", data.embed_n.to_string())
+            } else {
+                ("data.embed_hidden", format!("{:?}", data.embed_hidden))
+            };
+            return Err(ExperimentError::invalid(
+                key,
+                &value,
+                "embed_n >= 2 and a non-empty list of hidden widths >= 1",
+            ));
+        }
         if data.classes == 1 {
             return Err(ExperimentError::invalid(
                 "data.classes",
@@ -1056,8 +1128,22 @@ impl RunConfig {
         Ok(())
     }
 
-    /// The keys of a synthetic source: none of a real source's files.
+    /// The keys of a synthetic source: none of a real source's files or transforms.
     fn validate_synthetic_source(&self) -> Result<(), ExperimentError> {
+        let d = &self.data;
+        for (key, set) in [
+            ("data.embed", d.embed != EmbedKind::None),
+            ("data.corrupt", d.corrupt != 0.0),
+            ("data.orthogonal_scale", d.orthogonal_scale != 1.0),
+        ] {
+            if set {
+                return Err(ExperimentError::invalid(
+                    key,
+                    "a non-default value",
+                    "its default for data.source = synthetic (it transforms a real source)",
+                ));
+            }
+        }
         for (key, value) in [
             ("data.path", &self.data.path),
             ("data.labels_path", &self.data.labels_path),

@@ -2,16 +2,20 @@
 
 use std::path::{Path, PathBuf};
 
-use logit_reg_data::MultiClassSplit;
+use burn::module::Module;
+use logit_reg_data::real::geometry::{class_means, scale_orthogonal, signal_basis};
 use logit_reg_data::real::{
-    CsvOptions, ImageShape, LabelledSet, LoadError, digits, load_cifar10, load_csv, load_idx,
-    load_npy, split, standardise,
+    CsvOptions, ImageShape, LabelledSet, LoadError, SplitMode, corrupt, digits, load_cifar10,
+    load_csv, load_idx, load_npy, split, split_with, standardise,
 };
+use logit_reg_data::{MultiClassDataset, MultiClassSplit, Stream};
+use logit_reg_model::{MlpConfig, MultiClassLogitLoss, make_device, to_f64_vec};
+use logit_reg_train::{EngineName, Objective, OptimizerName, Problem, TrainSpec, train};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::ExperimentError;
-use crate::config::{DataSource, RunConfig};
+use crate::config::{DataSource, EmbedKind, RunConfig};
 
 /// A real data set, split and ready to upload.
 #[derive(Debug, Clone)]
@@ -73,11 +77,105 @@ pub fn load_source(config: &RunConfig) -> Result<LabelledSet, ExperimentError> {
     Ok(set)
 }
 
-/// Reads `config`'s real source, splits it into `data.n_train` training samples (by
-/// `data.split`, seeded by `seed`) and the rest as test samples, and standardises both with the
-/// training statistics when `data.standardise`.
-pub fn load_real(config: &RunConfig) -> Result<RealData, ExperimentError> {
+/// The samples a run of `config` splits into train and test: the source read whole, then, with
+/// `data.embed = "mlp"`, `data.embed_n` samples set aside (stratified, [`Stream::EmbedSplit`]
+/// of `seed`) to train the embedding MLP and the others replaced by its penultimate features,
+/// with `data.corrupt` applied to their raw inputs first (the embedder trains on clean inputs).
+/// Without an embedding, `data.corrupt` applies to every sample.
+pub fn load_features(config: &RunConfig) -> Result<LabelledSet, ExperimentError> {
     let set = load_source(config)?;
+    let data = &config.data;
+    if data.embed == EmbedKind::None {
+        let mut set = set;
+        corrupt(&mut set.data, data.corrupt, config.seed);
+        return Ok(set);
+    }
+    let mut parts = split_with(
+        &set.data,
+        data.embed_n,
+        SplitMode::Stratified,
+        config.seed,
+        Stream::EmbedSplit,
+    )
+    .map_err(|e| rename(e, "data.embed_n"))?;
+    corrupt(&mut parts.test, data.corrupt, config.seed);
+    standardise(&mut parts);
+    let features = embed_with_mlp(config, &parts)?;
+    Ok(LabelledSet {
+        data: MultiClassDataset {
+            n: parts.test.n,
+            d: features.len() / parts.test.n.max(1),
+            k: parts.test.k,
+            x: features,
+            labels: parts.test.labels,
+        },
+        image: None,
+        files: set.files,
+    })
+}
+
+/// A split error on `n_train` reported on `key` instead.
+fn rename(e: LoadError, key: &'static str) -> ExperimentError {
+    match e {
+        LoadError::OutOfRange { value, allowed, .. } => ExperimentError::Config {
+            key: key.into(),
+            message: format!("invalid value {value} (allowed: {allowed})"),
+        },
+        other => other.into(),
+    }
+}
+
+/// Trains the embedding MLP (`data.embed_hidden`, relu, no regularisation; Adam η = 0.003,
+/// batches of 50, 60 epochs) on `parts.train` and returns the penultimate features of
+/// `parts.test`, row-major `[n, h]`.
+fn embed_with_mlp(
+    config: &RunConfig,
+    parts: &MultiClassSplit,
+) -> Result<Vec<f64>, ExperimentError> {
+    let device = make_device(config.backend, config.dtype)
+        .map_err(ExperimentError::model)?
+        .autodiff();
+    let problem = Problem::from_multiclass(&parts.train, &parts.test, &device);
+    let model = MlpConfig::new(
+        problem.d,
+        config.data.embed_hidden.clone(),
+        problem.classes(),
+    )
+    .with_init_seed(config.seed)
+    .init(&device)
+    .map_err(ExperimentError::model)?;
+    let loss =
+        MultiClassLogitLoss::new(None, vec![0.0], &device).map_err(ExperimentError::model)?;
+    let objective = Objective::MultiClass(Box::new(loss));
+    let batch = EMBED_BATCH.min(problem.n);
+    let spec = TrainSpec {
+        optimizer: OptimizerName::Adam,
+        lr: vec![EMBED_LR],
+        steps: EMBED_EPOCHS * (problem.n / batch) as u64,
+        batch_size: batch,
+        grad_tol: 0.0,
+        adam: (0.9, 0.999, 1e-8),
+        seed: config.seed,
+        engine: EngineName::Burn,
+        threads: 0,
+    };
+    let (model, _) = train(model, &problem, &objective, &spec, |_| false, |_| {})?;
+    Ok(to_f64_vec(
+        model.valid().penultimate(problem.test_x_eval.clone()),
+    ))
+}
+
+/// The embedding MLP's training: Adam's rate, batch size and epochs.
+const EMBED_LR: f64 = 0.003;
+const EMBED_BATCH: usize = 50;
+const EMBED_EPOCHS: u64 = 60;
+
+/// Reads `config`'s real source ([`load_features`]: embedded and corrupted as asked), splits
+/// it into `data.n_train` training samples (by `data.split`, seeded by `seed`) and the rest as
+/// test samples, standardises both with the training statistics when `data.standardise`, and
+/// scales the components orthogonal to the training class means by `data.orthogonal_scale`.
+pub fn load_real(config: &RunConfig) -> Result<RealData, ExperimentError> {
+    let set = load_features(config)?;
     let mut parts = split(
         &set.data,
         config.data.n_train,
@@ -86,6 +184,16 @@ pub fn load_real(config: &RunConfig) -> Result<RealData, ExperimentError> {
     )?;
     if config.data.standardise {
         standardise(&mut parts);
+    }
+    let gamma = config.data.orthogonal_scale;
+    if gamma != 1.0 {
+        let means = class_means(&parts.train);
+        let mut present = vec![false; parts.train.k];
+        parts.train.labels.iter().for_each(|&y| present[y] = true);
+        let basis = signal_basis(&means, &present);
+        let d = parts.train.d;
+        scale_orthogonal(&mut parts.train.x, d, &basis, gamma);
+        scale_orthogonal(&mut parts.test.x, d, &basis, gamma);
     }
     Ok(RealData {
         split: parts,
@@ -118,6 +226,9 @@ pub fn provenance(config: &RunConfig, data: &RealData) -> Result<Value, Experime
         "d": data.split.train.d,
         "classes": data.split.train.k,
         "image": data.image.map(|i| [i.channels, i.height, i.width]),
+        "embed": config.data.embed,
+        "corrupt": config.data.corrupt,
+        "orthogonal_scale": config.data.orthogonal_scale,
         "files": files,
         "shipped_sha256": shipped,
     }))

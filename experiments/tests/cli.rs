@@ -550,7 +550,7 @@ fn bad_figure_commands_name_the_flag() {
     let out = dir.path().join("fig");
     let out = out.to_str().expect("utf8");
     for (args, key) in [
-        (vec!["figure", "3", "--out", out], "figure"),
+        (vec!["figure", "10", "--out", out], "figure"),
         (
             vec!["figure", "16", "--scale", "huge", "--out", out],
             "--scale",
@@ -559,7 +559,7 @@ fn bad_figure_commands_name_the_flag() {
             vec!["figure", "16", "--scale", "smoke", "--out", out],
             "--scale",
         ),
-        (vec!["reproduce", "--only", "1,9", "--out", out], "--only"),
+        (vec!["reproduce", "--only", "1,10", "--out", out], "--only"),
         (
             vec!["figure", "19", "--set", "data.bogus=1", "--out", out],
             "bogus",

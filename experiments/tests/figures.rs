@@ -91,7 +91,7 @@ fn every_preset_parses_at_both_scales() {
             }
         }
     }
-    assert!(preset(3, Scale::Quick).is_err());
+    assert!(preset(10, Scale::Quick).is_err());
 }
 
 #[test]

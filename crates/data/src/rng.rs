@@ -21,10 +21,14 @@ pub enum Stream {
     },
     /// The train/test split of a real data set.
     Split,
+    /// The split that sets aside the samples an embedding network is trained on.
+    EmbedSplit,
+    /// The corruption (salt-and-pepper noise) of a real data set's inputs.
+    Corrupt,
 }
 
 impl Stream {
-    /// The 64-bit ChaCha stream id of this purpose. Train, test and split use ids 1, 2 and 5; per-run
+    /// The 64-bit ChaCha stream id of this purpose. Train, test, split, embedding split and corruption use ids 1, 2, 5, 6 and 7; per-run
     /// streams put the purpose in the top byte and the run index below it.
     pub fn id(self) -> u64 {
         match self {
@@ -33,6 +37,8 @@ impl Stream {
             Stream::Init { index } => (3 << 56) | (index & ((1 << 56) - 1)),
             Stream::Batches { index } => (4 << 56) | (index & ((1 << 56) - 1)),
             Stream::Split => 5,
+            Stream::EmbedSplit => 6,
+            Stream::Corrupt => 7,
         }
     }
 }

@@ -635,3 +635,78 @@ fn standardise_uses_the_training_statistics_on_both_parts() {
     // The constant feature is centred, not divided by zero.
     assert!(parts.train.x.iter().skip(1).step_by(2).all(|&v| v == 0.0));
 }
+
+mod geometry_tests {
+    use logit_reg_data::real::geometry::{class_means, geometry, scale_orthogonal, signal_basis};
+    use logit_reg_data::{LabelScheme, MultiClassDataset, MultiClassSignalNoise, Noise};
+
+    fn simplex(k: usize, d: usize, sigma_f: f64, sigma_n: f64) -> MultiClassDataset {
+        MultiClassSignalNoise {
+            k,
+            d,
+            n: 20_000,
+            n_test: 1,
+            mu_f: 1.0,
+            sigma_f,
+            sigma_n,
+            noise: Noise::Gaussian,
+            labels: LabelScheme::Balanced,
+        }
+        .generate(3)
+        .expect("data")
+        .train
+    }
+
+    #[test]
+    fn effective_noise_recovers_the_generating_parameters() {
+        // Two classes at ±e₁ (radius μ_f = 1, centroids 2 apart): σ^eff = σ / μ_f.
+        let set = simplex(2, 12, 0.5, 2.0);
+        let g = geometry(&set, 64);
+        assert_eq!(g.signal_dim, 1);
+        assert!(
+            (g.centroid_distance - 2.0).abs() < 0.02,
+            "{}",
+            g.centroid_distance
+        );
+        assert!((g.sigma_f_eff - 0.5).abs() < 0.02, "{}", g.sigma_f_eff);
+        assert!((g.sigma_n_eff - 2.0).abs() < 0.04, "{}", g.sigma_n_eff);
+        // The orthogonal covariance: d − 1 eigenvalues near σ_n²/μ_f² = 4, one near 0.
+        assert_eq!(g.spectrum.len(), 12);
+        let top: f64 = g.spectrum[..11].iter().sum::<f64>() / 11.0;
+        assert!((top - 4.0).abs() < 0.16, "{top}");
+        assert!(g.spectrum[11].abs() < 1e-9, "{}", g.spectrum[11]);
+        // K = 4 simplex of radius 1: centroids √(2K/(K−1)) = √(8/3) apart, so
+        // σ^eff = σ / (D/2) with D/2 = √(2/3).
+        let set = simplex(4, 10, 0.3, 1.0);
+        let g = geometry(&set, 0);
+        let half = (2.0f64 / 3.0).sqrt();
+        assert_eq!(g.signal_dim, 3);
+        assert!(g.spectrum.is_empty(), "above max_spectrum_dim");
+        assert!(
+            (g.sigma_f_eff - 0.3 / half).abs() < 0.015,
+            "{}",
+            g.sigma_f_eff
+        );
+        assert!(
+            (g.sigma_n_eff - 1.0 / half).abs() < 0.03,
+            "{}",
+            g.sigma_n_eff
+        );
+    }
+
+    #[test]
+    fn orthogonal_scaling_multiplies_sigma_n_eff_by_gamma_exactly() {
+        let mut set = simplex(3, 8, 0.4, 1.5);
+        let before = geometry(&set, 64);
+        let means = class_means(&set);
+        let basis = signal_basis(&means, &[true; 3]);
+        scale_orthogonal(&mut set.x, set.d, &basis, 3.0);
+        let after = geometry(&set, 64);
+        assert!((after.sigma_f_eff - before.sigma_f_eff).abs() < 1e-10);
+        assert!((after.sigma_n_eff - 3.0 * before.sigma_n_eff).abs() < 1e-10);
+        assert!((after.centroid_distance - before.centroid_distance).abs() < 1e-10);
+        for (a, b) in after.spectrum.iter().zip(&before.spectrum) {
+            assert!((a - 9.0 * b).abs() < 1e-9 * (1.0 + b.abs()));
+        }
+    }
+}

@@ -23,11 +23,13 @@ pub mod table;
 
 pub mod fig01;
 pub mod fig02;
+pub mod fig03;
 pub mod fig04;
 pub mod fig05;
 pub mod fig06;
 pub mod fig07;
 pub mod fig08;
+pub mod fig09;
 pub mod fig101;
 pub mod fig13;
 pub mod fig15;

@@ -5,8 +5,8 @@
 use super::analysis::{Analysis, Parts};
 use super::presets::{Part, Scale, shrink_for_smoke};
 use super::{
-    fig01, fig02, fig04, fig05, fig06, fig07, fig08, fig13, fig15, fig16, fig17, fig18, fig19,
-    fig20, fig101,
+    fig01, fig02, fig03, fig04, fig05, fig06, fig07, fig08, fig09, fig13, fig15, fig16, fig17,
+    fig18, fig19, fig20, fig101,
 };
 use crate::ExperimentError;
 
@@ -31,11 +31,13 @@ pub struct Figure {
 pub const FIGURES: &[Figure] = &[
     fig01::FIGURE,
     fig02::FIGURE,
+    fig03::FIGURE,
     fig04::FIGURE,
     fig05::FIGURE,
     fig06::FIGURE,
     fig07::FIGURE,
     fig08::FIGURE,
+    fig09::FIGURE,
     fig13::FIGURE,
     fig15::FIGURE,
     fig16::FIGURE,

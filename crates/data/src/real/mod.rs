@@ -35,6 +35,7 @@ mod cifar10;
 mod csv_table;
 mod digits;
 mod error;
+pub mod geometry;
 mod idx;
 mod npy;
 mod split;
@@ -48,7 +49,7 @@ pub use digits::{DIGITS_SHA256, digits, digits_gz};
 pub use error::LoadError;
 pub use idx::load_idx;
 pub use npy::load_npy;
-pub use split::{SplitMode, split, standardise};
+pub use split::{SplitMode, corrupt, split, split_with, standardise};
 
 use crate::MultiClassDataset;
 

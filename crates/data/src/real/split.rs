@@ -36,6 +36,18 @@ pub fn split(
     mode: SplitMode,
     seed: u64,
 ) -> Result<MultiClassSplit, LoadError> {
+    split_with(set, n_train, mode, seed, Stream::Split)
+}
+
+/// [`split`] with the shuffles drawn from `stream` of `seed` (an embedding network's own split
+/// uses [`Stream::EmbedSplit`], so that it is independent of the probe's).
+pub fn split_with(
+    set: &MultiClassDataset,
+    n_train: usize,
+    mode: SplitMode,
+    seed: u64,
+    stream: Stream,
+) -> Result<MultiClassSplit, LoadError> {
     let (n, k, d) = (set.n, set.k, set.d);
     let out_of_range = |allowed: String| LoadError::OutOfRange {
         field: "n_train",
@@ -92,7 +104,7 @@ pub fn split(
             quota
         }
     };
-    let mut rng = stream_rng(seed, Stream::Split);
+    let mut rng = stream_rng(seed, stream);
     let mut train_rows = Vec::with_capacity(n_train);
     let mut test_rows = Vec::with_capacity(n - n_train);
     for (members, &take) in by_class.iter_mut().zip(&quota) {
@@ -145,4 +157,22 @@ pub fn standardise(parts: &mut MultiClassSplit) -> (Vec<f64>, Vec<f64>) {
         }
     }
     (mean, std)
+}
+
+/// Salt-and-pepper (impulse) noise: each value of `set` is replaced, with probability `p`, by
+/// the smallest or (with equal chance) the largest value of the whole set, drawn from the
+/// stream [`Stream::Corrupt`] of `seed`. The analogue of CIFAR-10-C's impulse noise.
+pub fn corrupt(set: &mut MultiClassDataset, p: f64, seed: u64) {
+    use rand::RngExt;
+    if p <= 0.0 {
+        return;
+    }
+    let lo = set.x.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = set.x.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let mut rng = stream_rng(seed, Stream::Corrupt);
+    for v in &mut set.x {
+        if rng.random_bool(p.min(1.0)) {
+            *v = if rng.random_bool(0.5) { lo } else { hi };
+        }
+    }
 }
