@@ -233,6 +233,14 @@ pub struct FigureArgs {
     /// once all shards are done to write them.
     #[arg(long, value_name = "I/N", value_parser = crate::shard::Shard::parse)]
     pub shard: Option<crate::shard::Shard>,
+    /// Figures 3 and 9: your own embeddings, `[n, d]` in a .npy file (with --labels), instead
+    /// of the digits' MLP features. Short for --set data.source=npy --set data.path=F
+    /// --set data.labels_path=L --set data.embed=none.
+    #[arg(long, value_name = "F.npy", requires = "labels")]
+    pub features: Option<PathBuf>,
+    /// Figures 3 and 9: the labels `[n]` (integers) of --features.
+    #[arg(long, value_name = "L.npy", requires = "features")]
+    pub labels: Option<PathBuf>,
     /// Output directory.
     #[arg(long)]
     pub out: PathBuf,
@@ -320,7 +328,28 @@ fn print_outcome(o: &crate::figures::FigureOutcome) {
 }
 
 fn run_figure_command(args: &FigureArgs, quiet: bool) -> Result<(), ExperimentError> {
-    let options = figure_options(args.scale, &args.flags, args.no_resume, quiet)?;
+    let mut options = figure_options(args.scale, &args.flags, args.no_resume, quiet)?;
+    if let (Some(features), Some(labels)) = (&args.features, &args.labels) {
+        if ![3, 9].contains(&args.id) {
+            return Err(ExperimentError::flag(
+                "--features",
+                format!(
+                    "figure {} trains on synthetic data (allowed: figures 3 and 9, which read \
+                     embeddings)",
+                    args.id
+                ),
+            ));
+        }
+        // The user's embeddings replace the digits' MLP features; later --set flags still win.
+        let mut extra = vec![
+            "data.source=npy".to_string(),
+            format!("data.path={}", features.display()),
+            format!("data.labels_path={}", labels.display()),
+            "data.embed=none".to_string(),
+        ];
+        extra.append(&mut options.extra);
+        options.extra = extra;
+    }
     prepare_out(&args.out)?;
     if let Some(shard) = args.shard {
         let plan = crate::figures::FigurePlan::new(args.id, &options)?;

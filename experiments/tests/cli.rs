@@ -564,6 +564,36 @@ fn bad_figure_commands_name_the_flag() {
             vec!["figure", "19", "--set", "data.bogus=1", "--out", out],
             "bogus",
         ),
+        (
+            vec![
+                "figure",
+                "1",
+                "--features",
+                "f.npy",
+                "--labels",
+                "l.npy",
+                "--out",
+                out,
+            ],
+            "--features",
+        ),
+        (
+            vec!["figure", "9", "--features", "f.npy", "--out", out],
+            "--labels",
+        ),
+        (
+            vec![
+                "figure",
+                "9",
+                "--features",
+                "/nonexistent/f.npy",
+                "--labels",
+                "l.npy",
+                "--out",
+                out,
+            ],
+            "/nonexistent/f.npy",
+        ),
     ] {
         let result = experiments(&[&["--quiet"], args.as_slice()].concat());
         assert_eq!(result.status.code(), Some(2), "{args:?}");

@@ -364,3 +364,94 @@ fn bad_files_and_keys_are_refused_before_anything_is_written() {
     let missing = format!("data.path={}", dir.0.join("nope.bin").display());
     assert_refused(&["data.source=cifar10", &missing], "nope.bin: cannot read");
 }
+
+/// A config of `sets` on top of a real source.
+fn config(sets: &[&str]) -> experiments::config::RunConfig {
+    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    experiments::config::RunConfig::load(None, &sets).expect("valid config")
+}
+
+#[test]
+fn orthogonal_scaling_embedding_and_corruption_in_the_pipeline() {
+    use experiments::real::{load_features, load_real};
+    use logit_reg_data::real::geometry::geometry;
+    // γ scales the noise orthogonal to the training class means and nothing else: on the
+    // training part, σ_n^eff is multiplied by γ exactly and σ_f^eff is unchanged.
+    let base = ["data.source=digits", "data.n_train=900", "seed=4"];
+    let plain = load_real(&config(&base)).expect("digits");
+    let mut scaled_sets = base.to_vec();
+    scaled_sets.push("data.orthogonal_scale=5");
+    let scaled = load_real(&config(&scaled_sets)).expect("digits");
+    let (g1, g5) = (
+        geometry(&plain.split.train, 0),
+        geometry(&scaled.split.train, 0),
+    );
+    assert!((g5.sigma_n_eff - 5.0 * g1.sigma_n_eff).abs() < 1e-9 * g1.sigma_n_eff);
+    assert!((g5.sigma_f_eff - g1.sigma_f_eff).abs() < 1e-9 * g1.sigma_f_eff);
+    assert_eq!(plain.split.train.labels, scaled.split.train.labels);
+
+    // The embedding: 797 digits set aside for the MLP, the other 1,000 embedded in its 16
+    // penultimate units; the same seed gives the same bytes, another seed other ones.
+    let embed = [
+        "data.source=digits",
+        "data.embed=mlp",
+        "data.embed_hidden=[16]",
+        "seed=2",
+    ];
+    let a = load_features(&config(&embed)).expect("embedding");
+    assert_eq!((a.data.n, a.data.d, a.data.k), (1000, 16, 10));
+    assert!(a.data.x.iter().all(|&v| v >= 0.0), "ReLU features");
+    assert_eq!(load_features(&config(&embed)).expect("again").data, a.data);
+    let mut other = embed.to_vec();
+    other[3] = "seed=3";
+    assert_ne!(
+        load_features(&config(&other)).expect("other").data.x,
+        a.data.x
+    );
+
+    // Corruption without an embedding: about p of the pixels become 0 or 16.
+    let clean = load_features(&config(&["data.source=digits"])).expect("clean");
+    let noisy = load_features(&config(&["data.source=digits", "data.corrupt=0.2"])).expect("noisy");
+    let changed = clean
+        .data
+        .x
+        .iter()
+        .zip(&noisy.data.x)
+        .filter(|(a, b)| a != b)
+        .count() as f64
+        / clean.data.x.len() as f64;
+    // A replaced pixel keeps its value when it already was the one drawn (0 for about half
+    // of the digits' pixels): between p/2 and p change.
+    assert!((0.1..0.2).contains(&changed), "{changed}");
+    assert!(
+        clean
+            .data
+            .x
+            .iter()
+            .zip(&noisy.data.x)
+            .all(|(a, b)| a == b || *b == 0.0 || *b == 16.0)
+    );
+}
+
+#[test]
+fn transform_keys_are_checked() {
+    assert_refused(&["data.source=digits", "data.corrupt=1.5"], "data.corrupt");
+    assert_refused(
+        &["data.source=digits", "data.orthogonal_scale=0"],
+        "data.orthogonal_scale",
+    );
+    assert_refused(&["data.orthogonal_scale=2"], "data.orthogonal_scale");
+    assert_refused(&["data.embed=mlp"], "data.embed");
+    assert_refused(
+        &[
+            "data.source=digits",
+            "data.embed=mlp",
+            "data.embed_hidden=[]",
+        ],
+        "data.embed_hidden",
+    );
+    assert_refused(
+        &["data.source=digits", "data.embed=mlp", "data.embed_n=1797"],
+        "data.embed_n",
+    );
+}
