@@ -220,3 +220,84 @@ pub fn gemm_probe(device: &Device, size: usize, repeats: usize) -> f64 {
     }
     2.0 * (size as f64).powi(3) / best / 1e9
 }
+
+/// What [`time_mlp_step`] measures: mini-batch Adam on an MLP, as `experiments run` trains it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MlpBench {
+    /// Input dimension d.
+    pub d: usize,
+    /// Hidden widths.
+    pub hidden: Vec<usize>,
+    /// Classes K.
+    pub classes: usize,
+    /// Samples in the data set the batches are drawn from.
+    pub n: usize,
+    /// Mini-batch size B.
+    pub batch: usize,
+    /// Runs M side by side.
+    pub m: usize,
+    /// Untimed steps first.
+    pub warmup: u64,
+    /// Timed steps (the median is reported).
+    pub iters: u64,
+}
+
+/// Times one training step of an MLP: the mini-batch's rows selected, the forward pass, the
+/// cross-entropy, the backward pass and Adam's update, through the same
+/// [`logit_reg_train::train`] loop the experiments use (which also reads each run's loss back
+/// to the host, for divergence). Returns the median milliseconds per step. The data are `n`
+/// seeded Gaussian inputs with labels `i mod K`.
+pub fn time_mlp_step(device: &Device, bench: &MlpBench) -> Result<f64, ExperimentError> {
+    let (n, d, k) = (bench.n, bench.d, bench.classes);
+    let x: Vec<f64> = (0..n * d)
+        .map(|i| ((i as u64).wrapping_mul(2654435761) % 2001) as f64 / 1000.0 - 1.0)
+        .collect();
+    let set = logit_reg_data::MultiClassDataset {
+        n,
+        d,
+        k,
+        x,
+        labels: (0..n).map(|i| i % k).collect(),
+    };
+    let problem = Problem::from_multiclass(&set, &set, device);
+    let model = logit_reg_model::MlpConfig::new(d, bench.hidden.clone(), k)
+        .with_runs(bench.m)
+        .init(device)
+        .map_err(ExperimentError::model)?;
+    let loss = logit_reg_model::MultiClassLogitLoss::new(None, vec![0.0; bench.m], device)
+        .map_err(ExperimentError::model)?;
+    let objective = Objective::MultiClass(Box::new(loss));
+    let spec = TrainSpec {
+        optimizer: OptimizerName::Adam,
+        lr: vec![1e-3; bench.m],
+        steps: bench.warmup + bench.iters,
+        batch_size: bench.batch,
+        grad_tol: 0.0,
+        adam: (0.9, 0.999, 1e-8),
+        seed: 0,
+        engine: EngineName::Burn,
+        threads: 0,
+    };
+    let mut stamps = Vec::with_capacity((bench.warmup + bench.iters + 1) as usize);
+    let (trained, _) = train(
+        model,
+        &problem,
+        &objective,
+        &spec,
+        |_| {
+            stamps.push(Instant::now());
+            false
+        },
+        |_| {},
+    )?;
+    std::hint::black_box(logit_reg_model::to_f64_vec(
+        trained.layers[0].weight.val().sum(),
+    ));
+    stamps.push(Instant::now());
+    let steps: Vec<f64> = stamps
+        .windows(2)
+        .skip(bench.warmup as usize)
+        .map(|w| (w[1] - w[0]).as_secs_f64())
+        .collect();
+    Ok(median(steps) * 1e3)
+}

@@ -166,6 +166,10 @@ pub enum Command {
     /// memory bandwidth and GEMM rate; prints a Markdown table. One precision per invocation.
     #[command(after_help = BENCH_EXAMPLES)]
     Bench(BenchArgs),
+    /// Time the MLP training step (mini-batch rows, forward, cross-entropy, backward, Adam) as
+    /// `experiments run` takes it, for comparison with PyTorch (benches/mlp_peers.py).
+    #[command(after_help = BENCH_MLP_EXAMPLES)]
+    BenchMlp(BenchMlpArgs),
     /// Reproduce one of the paper's figures: its sweeps, figure.svg/png with theory overlaid,
     /// index.csv and report.md in --out.
     #[command(after_help = FIGURE_EXAMPLES)]
@@ -190,6 +194,86 @@ const SLURM_EXAMPLES: &str = "Examples:
 
 Tasks run `--shard I/N` of the same command; the report job runs it without --shard after
 every task succeeds. After a failure, run OUT/slurm/submit.sh again: only missing batches train.";
+
+const BENCH_MLP_EXAMPLES: &str = "Examples:
+  experiments bench-mlp --d 64 --hidden 64 --batch 50 --n 1000
+  experiments bench-mlp --d 784 --hidden 256,256 --batch 128 --n 8192 --runs 1,4 --dtype f64
+
+Prints one line per run count: ms per step (the median), with the shapes. benches/mlp_peers.py
+times the same step in PyTorch and prints both.";
+
+/// Arguments of `experiments bench-mlp`.
+#[derive(Debug, clap::Args)]
+pub struct BenchMlpArgs {
+    /// Compute backend.
+    #[arg(long, value_enum, default_value_t = BackendArg::Flex)]
+    pub backend: BackendArg,
+    /// Float precision.
+    #[arg(long, value_enum, default_value_t = DtypeArg::F32)]
+    pub dtype: DtypeArg,
+    /// Input dimension d.
+    #[arg(long, default_value_t = 784, value_parser = clap::value_parser!(u64).range(1..))]
+    pub d: u64,
+    /// Hidden widths, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "256,256", value_parser = clap::value_parser!(u64).range(1..))]
+    pub hidden: Vec<u64>,
+    /// Classes K.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(2..))]
+    pub classes: u64,
+    /// Samples the mini-batches are drawn from.
+    #[arg(long, default_value_t = 8192, value_parser = clap::value_parser!(u64).range(1..))]
+    pub n: u64,
+    /// Mini-batch size (at most --n).
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch: u64,
+    /// Runs side by side M, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1", value_parser = clap::value_parser!(u64).range(1..))]
+    pub runs: Vec<u64>,
+    /// Untimed steps first.
+    #[arg(long, default_value_t = 20)]
+    pub warmup: u64,
+    /// Timed steps (the median is reported).
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..))]
+    pub iters: u64,
+}
+
+fn run_bench_mlp(args: &BenchMlpArgs) -> Result<(), ExperimentError> {
+    if args.batch > args.n {
+        return Err(ExperimentError::flag(
+            "--batch",
+            format!("{} is above --n {} (allowed: 1..=--n)", args.batch, args.n),
+        ));
+    }
+    let backend = Backend::from(args.backend);
+    let precision = Precision::from(args.dtype);
+    let device = logit_reg_model::make_device(backend, precision)
+        .map_err(ExperimentError::model)?
+        .autodiff();
+    let hidden: Vec<usize> = args.hidden.iter().map(|&h| h as usize).collect();
+    for &m in &args.runs {
+        let bench = crate::bench::MlpBench {
+            d: args.d as usize,
+            hidden: hidden.clone(),
+            classes: args.classes as usize,
+            n: args.n as usize,
+            batch: args.batch as usize,
+            m: m as usize,
+            warmup: args.warmup,
+            iters: args.iters,
+        };
+        let ms = crate::bench::time_mlp_step(&device, &bench)?;
+        println!(
+            "logit-reg {} {}: d={} hidden={:?} classes={} batch={} runs={m}: {ms:.4} ms/step",
+            backend.name(),
+            precision.name(),
+            args.d,
+            hidden,
+            args.classes,
+            args.batch
+        );
+    }
+    Ok(())
+}
 
 /// Arguments of `experiments sweep`.
 #[derive(Debug, clap::Args)]
@@ -762,6 +846,7 @@ pub fn main_with(args: impl IntoIterator<Item = String>) -> ExitCode {
         }),
         Command::Sweep(args) => run_sweep_command(args, cli.quiet),
         Command::Bench(args) => run_bench(args),
+        Command::BenchMlp(args) => run_bench_mlp(args),
         Command::Figure(args) => run_figure_command(args, cli.quiet),
         Command::Reproduce(args) => run_reproduce_command(args, cli.quiet),
         Command::Slurm(args) => crate::slurm::run_slurm_command(args),
