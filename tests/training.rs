@@ -49,6 +49,17 @@ fn spec(
     }
 }
 
+/// Asserts that two metric rows agree column by column (from column `skip` on) to `1e-10`
+/// relative, NaN matching NaN.
+fn assert_rows_agree(a: &MetricRow, b: &MetricRow, skip: usize, what: &str) {
+    for (column, (x, y)) in a.values().iter().zip(b.values()).enumerate().skip(skip) {
+        assert!(
+            (x - y).abs() <= 1e-10 * (1.0 + y.abs()) || (x.is_nan() && y.is_nan()),
+            "{what}, column {column}: {x} vs {y}"
+        );
+    }
+}
+
 fn final_rows(rows: &[MetricRow]) -> Vec<MetricRow> {
     let last = rows.iter().map(|r| r.step).max().expect("rows");
     rows.iter().filter(|r| r.step == last).copied().collect()
@@ -223,12 +234,7 @@ fn a_batch_of_runs_equals_single_runs() {
         let single = execute(&config(&single), false).expect("single");
         let b = final_rows(batch.metrics())[run];
         let s = final_rows(single.metrics())[0];
-        for (x, y) in b.values().iter().zip(s.values()).skip(2) {
-            assert!(
-                (x - y).abs() <= 1e-10 * (1.0 + y.abs()) || (x.is_nan() && y.is_nan()),
-                "run {run}: batch {x} vs single {y}"
-            );
-        }
+        assert_rows_agree(&b, &s, 2, &format!("run {run}: batch vs single"));
     }
 }
 
@@ -283,12 +289,7 @@ fn an_mlp_batch_of_runs_equals_single_runs() {
                 b.train_loss < 0.9 * batch.metrics()[run].train_loss,
                 "run {run} trains"
             );
-            for (x, y) in b.values().iter().zip(s.values()).skip(2) {
-                assert!(
-                    (x - y).abs() <= 1e-10 * (1.0 + y.abs()) || (x.is_nan() && y.is_nan()),
-                    "{extra:?} run {run}: batch {x} vs single {y}"
-                );
-            }
+            assert_rows_agree(&b, &s, 2, &format!("{extra:?} run {run}: batch vs single"));
         }
     }
 }
@@ -476,12 +477,7 @@ fn sgd_with_full_batches_equals_gd() {
     sgd.extend(["train.optimizer=\"sgd\"", "train.batch_size=40"]);
     let sgd = execute(&config(&sgd), false).expect("sgd");
     let (a, b) = (final_rows(gd.metrics())[0], final_rows(sgd.metrics())[0]);
-    for (x, y) in a.values().iter().zip(b.values()) {
-        assert!(
-            (x - y).abs() <= 1e-10 * (1.0 + y.abs()) || (x.is_nan() && y.is_nan()),
-            "{x} vs {y}"
-        );
-    }
+    assert_rows_agree(&a, &b, 0, "full batch vs mini-batches of N");
     // Smaller batches still train.
     let mut small = base.to_vec();
     small.extend(["train.optimizer=\"sgd\"", "train.batch_size=8"]);
@@ -510,12 +506,7 @@ fn minibatch_adam_with_full_batches_equals_adam_and_epochs_set_the_steps() {
         final_rows(full.metrics())[0],
         final_rows(batched.metrics())[0],
     );
-    for (x, y) in a.values().iter().zip(b.values()) {
-        assert!(
-            (x - y).abs() <= 1e-10 * (1.0 + y.abs()) || (x.is_nan() && y.is_nan()),
-            "{x} vs {y}"
-        );
-    }
+    assert_rows_agree(&a, &b, 0, "full batch vs mini-batches of N");
     // Smaller batches take other steps, and train.
     let mut small = base.to_vec();
     small.push("train.batch_size=8");

@@ -116,28 +116,9 @@ pub fn time_gd_step(
         engine,
         threads: 0,
     };
-    let mut stamps = Vec::with_capacity((warmup + iters + 1) as usize);
-    let (trained, outcome) = train(
-        classifier,
-        &problem,
-        &objective,
-        &spec,
-        |_| {
-            stamps.push(Instant::now());
-            false
-        },
-        |_| {},
-    )?;
-    // Wait for the device before the last stamp (a no-op on the synchronous CPU backends):
-    // reading numbers back forces the work (`into_data` alone does not on wgpu).
-    std::hint::black_box(logit_reg_model::to_f64_vec(trained.weight.val().sum()));
-    stamps.push(Instant::now());
-    let steps: Vec<f64> = stamps
-        .windows(2)
-        .skip(warmup as usize)
-        .map(|w| (w[1] - w[0]).as_secs_f64())
-        .collect();
-    let secs = median(steps);
+    let ((_, outcome), secs) = timed_steps(classifier, &problem, &objective, &spec, warmup, |m| {
+        m.weight.val().sum()
+    })?;
     let passes = if outcome.engine == EngineName::Fused {
         1
     } else {
@@ -278,26 +259,42 @@ pub fn time_mlp_step(device: &Device, bench: &MlpBench) -> Result<f64, Experimen
         engine: EngineName::Burn,
         threads: 0,
     };
-    let mut stamps = Vec::with_capacity((bench.warmup + bench.iters + 1) as usize);
-    let (trained, _) = train(
+    let (_, secs) = timed_steps(model, &problem, &objective, &spec, bench.warmup, |m| {
+        m.layers[0].weight.val().sum()
+    })?;
+    Ok(secs * 1e3)
+}
+
+/// Trains `model` through [`train`] with a time stamp at every step and returns the result with
+/// the median seconds per step after `warmup` untimed steps. `probe` names a tensor of the
+/// trained model: its value is read back before the last stamp, so the device has finished the
+/// work (a no-op on the synchronous CPU backends; `into_data` alone does not wait on wgpu).
+fn timed_steps<M: logit_reg_model::LogitModel>(
+    model: M,
+    problem: &Problem,
+    objective: &Objective,
+    spec: &TrainSpec,
+    warmup: u64,
+    probe: impl Fn(&M) -> Tensor<1>,
+) -> Result<((M, logit_reg_train::TrainOutcome), f64), ExperimentError> {
+    let mut stamps = Vec::with_capacity((spec.steps + 1) as usize);
+    let trained = train(
         model,
-        &problem,
-        &objective,
-        &spec,
+        problem,
+        objective,
+        spec,
         |_| {
             stamps.push(Instant::now());
             false
         },
         |_| {},
     )?;
-    std::hint::black_box(logit_reg_model::to_f64_vec(
-        trained.layers[0].weight.val().sum(),
-    ));
+    std::hint::black_box(logit_reg_model::to_f64_vec(probe(&trained.0)));
     stamps.push(Instant::now());
     let steps: Vec<f64> = stamps
         .windows(2)
-        .skip(bench.warmup as usize)
+        .skip(warmup as usize)
         .map(|w| (w[1] - w[0]).as_secs_f64())
         .collect();
-    Ok(median(steps) * 1e3)
+    Ok((trained, median(steps)))
 }

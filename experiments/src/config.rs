@@ -861,10 +861,11 @@ impl RunConfig {
                  data.model = signal-noise",
             ));
         }
-        let (n_key, n) = if self.is_real() {
-            ("data.n_train", self.data.n_train)
+        let n = self.n_train();
+        let n_key = if self.is_real() {
+            "data.n_train"
         } else {
-            ("data.n", self.data.n)
+            "data.n"
         };
         match t.optimizer {
             OptimizerName::Sgd if !(1..=n).contains(&t.batch_size) => {

@@ -143,6 +143,43 @@ impl PartData {
     pub fn logits(&self, record: &Record) -> Result<Vec<Record>, ExperimentError> {
         self.batch_file(record, "logits.csv")
     }
+
+    /// A JSON file (`config.json`, `summary.json`) of the run's batch.
+    pub fn batch_json(
+        &self,
+        record: &Record,
+        file: &str,
+    ) -> Result<serde_json::Value, ExperimentError> {
+        let path = self
+            .dir
+            .join("batches")
+            .join(record.text("batch"))
+            .join(file);
+        let text = std::fs::read_to_string(&path).map_err(|e| ExperimentError::io(&path, e))?;
+        serde_json::from_str(&text).map_err(|e| ExperimentError::Io {
+            path: path.display().to_string(),
+            message: format!("not valid JSON: {e}"),
+        })
+    }
+}
+
+/// Per seed present in both, `value(other) − value(base)`: the paired differences (same split
+/// and initialisation) whose signs and spread decide a criterion.
+pub(super) fn paired_by_seed(
+    base: &[&Record],
+    other: &[&Record],
+    value: impl Fn(&Record) -> f64,
+) -> Vec<f64> {
+    let by_seed = |runs: &[&Record]| -> BTreeMap<u64, f64> {
+        runs.iter()
+            .map(|r| (r.num("seed") as u64, value(r)))
+            .collect()
+    };
+    let base = by_seed(base);
+    by_seed(other)
+        .iter()
+        .filter_map(|(seed, v)| base.get(seed).map(|b| v - b))
+        .collect()
 }
 
 /// What the analysis of one figure produced.

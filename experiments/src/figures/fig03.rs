@@ -39,21 +39,12 @@ const MAX_SPECTRUM_DIM: usize = 1024;
 /// that the geometry sits beside what it does to a classifier.
 fn parts(scale: Scale) -> Result<Vec<Part>, ExperimentError> {
     let s = Size::of(scale);
-    let (lr, steps) = if s.paper {
-        (1e-4, 30_000)
-    } else {
-        (1e-3, 3_000)
-    };
     let seed_list = s.seed_list();
     let part_of = |name: &str, corrupt: f64| {
+        let base = super::fig09::probe_base(&s, &format!(", corrupt = {corrupt:?}"));
         part(
             name,
-            format!(
-                "[base]\ndata = {{ source = \"digits\", embed = \"mlp\", n_train = 500, split = \"balanced\", corrupt = {corrupt:?} }}\n\
-                 loss = {{ penalty = \"quadratic\" }}\n\
-                 train = {{ optimizer = \"adam\", lr = {lr:?}, steps = {steps}, log_points = 20 }}\n\
-                 [grid]\nseed = {seed_list}\n\"loss.alpha\" = [0.0, 0.2]\n"
-            ),
+            format!("{base}[grid]\nseed = {seed_list}\n\"loss.alpha\" = [0.0, 0.2]\n"),
         )
     };
     Ok(vec![part_of("clean", 0.0)?, part_of("corrupted", IMPULSE)?])
@@ -61,19 +52,13 @@ fn parts(scale: Scale) -> Result<Vec<Part>, ExperimentError> {
 
 /// The resolved config of a run, from its batch's `config.json` (it holds every `--set`).
 fn run_config(p: &PartData, record: &Record) -> Result<RunConfig, ExperimentError> {
-    let path = p
-        .dir
-        .join("batches")
-        .join(record.text("batch"))
-        .join("config.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| ExperimentError::io(&path, e))?;
-    let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| ExperimentError::Io {
-            path: path.display().to_string(),
-            message: format!("not valid JSON: {e}"),
-        })?;
+    let value = p.batch_json(record, "config.json")?;
     serde_json::from_value(value["config"].clone()).map_err(|e| ExperimentError::Io {
-        path: path.display().to_string(),
+        path: format!(
+            "{}/batches/{}/config.json",
+            p.dir.display(),
+            record.text("batch")
+        ),
         message: format!("not a run config: {e}"),
     })
 }

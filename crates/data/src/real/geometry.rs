@@ -103,43 +103,10 @@ pub fn scale_orthogonal(x: &mut [f64], d: usize, basis: &[Vec<f64>], gamma: f64)
     }
 }
 
-/// The eigenvalues of the symmetric `[n, n]` matrix `a`, descending, by cyclic Jacobi rotations.
+/// The eigenvalues of the symmetric `[n, n]` matrix `a`, descending
+/// ([`crate::stats::symmetric_eigen`]).
 pub fn symmetric_eigenvalues(a: &[f64], n: usize) -> Vec<f64> {
-    let mut a = a.to_vec();
-    let scale: f64 = a.iter().map(|x| x * x).sum::<f64>().sqrt();
-    for _sweep in 0..100 {
-        let off: f64 = (0..n)
-            .flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j)))
-            .map(|(i, j)| a[i * n + j] * a[i * n + j])
-            .sum::<f64>()
-            .sqrt();
-        if off <= 1e-14 * scale.max(f64::MIN_POSITIVE) {
-            break;
-        }
-        for p in 0..n {
-            for q in p + 1..n {
-                let apq = a[p * n + q];
-                if apq == 0.0 {
-                    continue;
-                }
-                let theta = (a[q * n + q] - a[p * n + p]) / (2.0 * apq);
-                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
-                let c = 1.0 / (t * t + 1.0).sqrt();
-                let s = t * c;
-                for r in 0..n {
-                    let (arp, arq) = (a[r * n + p], a[r * n + q]);
-                    a[r * n + p] = c * arp - s * arq;
-                    a[r * n + q] = s * arp + c * arq;
-                }
-                for r in 0..n {
-                    let (apr, aqr) = (a[p * n + r], a[q * n + r]);
-                    a[p * n + r] = c * apr - s * aqr;
-                    a[q * n + r] = s * apr + c * aqr;
-                }
-            }
-        }
-    }
-    let mut eigen: Vec<f64> = (0..n).map(|i| a[i * n + i]).collect();
+    let (mut eigen, _) = crate::stats::symmetric_eigen(a, n);
     eigen.sort_by(|x, y| y.total_cmp(x));
     eigen
 }

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use super::{ImageShape, LabelledSet, LoadError, RawLabels, assemble, read_bytes};
+use super::{LabelledSet, LoadError, RawLabels, assemble, read_bytes, sample_layout};
 
 const DTYPES: &str = "0x08 u8, 0x09 i8, 0x0B i16, 0x0C i32, 0x0D f32, 0x0E f64";
 
@@ -104,8 +104,8 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<IdxArray, LoadError> {
     })
 }
 
-/// Reads an IDX images file (`[n, h, w]`, or `[n, d]`) and an IDX labels file (`[n]`), each
-/// gzipped or not, as MNIST and Fashion-MNIST ship them (`train-images-idx3-ubyte.gz`,
+/// Reads an IDX images file (`[n, h, w]`, `[n, d]` or `[n, c, h, w]`) and an IDX labels file
+/// (`[n]`), each gzipped or not, as MNIST and Fashion-MNIST ship them (`train-images-idx3-ubyte.gz`,
 /// `train-labels-idx1-ubyte.gz`).
 ///
 /// `classes`: the number of classes when known (10 for MNIST); `None` takes `1 + the largest
@@ -121,29 +121,16 @@ pub fn load_idx(
     classes: Option<usize>,
 ) -> Result<LabelledSet, LoadError> {
     let array = parse(images, &read_bytes(images)?)?;
-    let (d, image) = match array.dims[..] {
-        [_, d] => (d, None),
-        [_, h, w] => (
-            h * w,
-            Some(ImageShape {
-                channels: 1,
-                height: h,
-                width: w,
-            }),
-        ),
-        _ => {
-            return Err(LoadError::malformed(
-                images,
-                format!(
-                    "images have sizes {:?} (allowed: [n, h, w] or [n, d])",
-                    array.dims
-                ),
-            ));
-        }
-    };
-    if d == 0 {
-        return Err(LoadError::malformed(images, "no pixel per image"));
-    }
+    let (d, image) = sample_layout(&array.dims).ok_or_else(|| {
+        LoadError::malformed(
+            images,
+            format!(
+                "images have sizes {:?} (allowed: [n, d], [n, h, w] or [n, c, h, w], with at \
+                 least one pixel per image)",
+                array.dims
+            ),
+        )
+    })?;
     let label_array = parse(labels, &read_bytes(labels)?)?;
     if label_array.dims.len() != 1 {
         return Err(LoadError::malformed(

@@ -193,6 +193,24 @@ pub(crate) fn assemble(
     })
 }
 
+/// The features per sample and the image shape of an array of `shape`: `[n, d]` (no image),
+/// `[n, h, w]` (one channel) or `[n, c, h, w]`; `None` for any other rank or for no feature per
+/// sample.
+pub(crate) fn sample_layout(shape: &[usize]) -> Option<(usize, Option<ImageShape>)> {
+    let image = |channels, height, width| ImageShape {
+        channels,
+        height,
+        width,
+    };
+    let layout = match *shape {
+        [_, d] => (d, None),
+        [_, h, w] => (h * w, Some(image(1, h, w))),
+        [_, c, h, w] => (c * h * w, Some(image(c, h, w))),
+        _ => return None,
+    };
+    (layout.0 > 0).then_some(layout)
+}
+
 /// The whole content of `path`, decompressed when it starts with gzip's magic bytes.
 pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>, LoadError> {
     let raw = std::fs::read(path).map_err(|e| LoadError::io(path, e))?;

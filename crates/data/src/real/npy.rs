@@ -4,7 +4,7 @@ use std::path::Path;
 
 use npyz::{DType, NpyFile, NpyHeader, Order, TypeChar};
 
-use super::{ImageShape, LabelledSet, LoadError, RawLabels, assemble, read_bytes};
+use super::{LabelledSet, LoadError, RawLabels, assemble, read_bytes, sample_layout};
 
 const FEATURE_DTYPES: &str = "f32 (<f4), f64 (<f8), u8 (|u1), i64 (<i8), either byte order";
 const LABEL_DTYPES: &str = "u8 (|u1), i32 (<i4), i64 (<i8), either byte order";
@@ -188,39 +188,15 @@ pub fn load_npy(
         &[F32, F64, U8, I64],
     )?;
     let shape: Vec<usize> = array.header.shape().iter().map(|&v| v as usize).collect();
-    let (d, image) = match shape[..] {
-        [_, d] => (d, None),
-        [_, h, w] => (
-            h * w,
-            Some(ImageShape {
-                channels: 1,
-                height: h,
-                width: w,
-            }),
-        ),
-        [_, c, h, w] => (
-            c * h * w,
-            Some(ImageShape {
-                channels: c,
-                height: h,
-                width: w,
-            }),
-        ),
-        _ => {
-            return Err(LoadError::malformed(
-                features,
-                format!(
-                    "features have shape {shape:?} (allowed: [n, d], [n, h, w] or [n, c, h, w])"
-                ),
-            ));
-        }
-    };
-    if d == 0 {
-        return Err(LoadError::malformed(
+    let (d, image) = sample_layout(&shape).ok_or_else(|| {
+        LoadError::malformed(
             features,
-            format!("features have shape {shape:?}: no feature per sample"),
-        ));
-    }
+            format!(
+                "features have shape {shape:?} (allowed: [n, d], [n, h, w] or [n, c, h, w], with \
+                 at least one feature per sample)"
+            ),
+        )
+    })?;
     let x = read_floats(features, array)?;
     let label_bytes = read_bytes(labels)?;
     let array = parse(labels, &label_bytes, LABEL_DTYPES, &[U8, I32, I64])?;

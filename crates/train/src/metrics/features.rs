@@ -16,7 +16,7 @@
 //!   Fisher's discriminant for a pair of classes with a shared covariance is exactly that
 //!   direction; with K > 2 classes, `w_c − w_{c'}` is what separates c from c'.
 
-use logit_reg_data::stats::{cholesky_in_place_with, cholesky_solve_in_place};
+use logit_reg_data::stats::{cholesky_in_place_with, cholesky_solve_in_place, symmetric_eigen};
 use serde::Serialize;
 
 /// The feature geometry of one run.
@@ -32,51 +32,10 @@ pub struct FeatureGeometry {
 /// `F × F`); above it `head_lda_cos` is NaN.
 pub const MAX_LDA_FEATURES: usize = 512;
 
-/// The Moore–Penrose pseudo-inverse of the symmetric `[k, k]` matrix `g`, by cyclic Jacobi
-/// rotations: `g = V diag(λ) Vᵀ`, `g⁺ = V diag(1/λ for λ > 10⁻¹⁰ max|λ|, else 0) Vᵀ`.
+/// The Moore–Penrose pseudo-inverse of the symmetric `[k, k]` matrix `g`: with
+/// `g = V diag(λ) Vᵀ` ([`symmetric_eigen`]), `g⁺ = V diag(1/λ for |λ| > 10⁻¹⁰ max|λ|, else 0) Vᵀ`.
 pub fn symmetric_pinv(g: &[f64], k: usize) -> Vec<f64> {
-    let mut a = g.to_vec();
-    let mut v = vec![0.0; k * k];
-    (0..k).for_each(|i| v[i * k + i] = 1.0);
-    let scale: f64 = a.iter().map(|x| x * x).sum::<f64>().sqrt();
-    for _sweep in 0..100 {
-        let off: f64 = (0..k)
-            .flat_map(|i| (0..k).filter(move |&j| j != i).map(move |j| (i, j)))
-            .map(|(i, j)| a[i * k + j] * a[i * k + j])
-            .sum::<f64>()
-            .sqrt();
-        if off <= 1e-15 * scale.max(f64::MIN_POSITIVE) {
-            break;
-        }
-        for p in 0..k {
-            for q in p + 1..k {
-                let apq = a[p * k + q];
-                if apq == 0.0 {
-                    continue;
-                }
-                let theta = (a[q * k + q] - a[p * k + p]) / (2.0 * apq);
-                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
-                let t = if theta == 0.0 { 1.0 } else { t };
-                let (c, s) = (1.0 / (t * t + 1.0).sqrt(), t / (t * t + 1.0).sqrt());
-                for r in 0..k {
-                    let (arp, arq) = (a[r * k + p], a[r * k + q]);
-                    a[r * k + p] = c * arp - s * arq;
-                    a[r * k + q] = s * arp + c * arq;
-                }
-                for r in 0..k {
-                    let (apr, aqr) = (a[p * k + r], a[q * k + r]);
-                    a[p * k + r] = c * apr - s * aqr;
-                    a[q * k + r] = s * apr + c * aqr;
-                }
-                for r in 0..k {
-                    let (vrp, vrq) = (v[r * k + p], v[r * k + q]);
-                    v[r * k + p] = c * vrp - s * vrq;
-                    v[r * k + q] = s * vrp + c * vrq;
-                }
-            }
-        }
-    }
-    let eigen: Vec<f64> = (0..k).map(|i| a[i * k + i]).collect();
+    let (eigen, v) = symmetric_eigen(g, k);
     let top = eigen.iter().fold(0.0f64, |m, l| m.max(l.abs()));
     let inverse: Vec<f64> = eigen
         .iter()
