@@ -295,6 +295,47 @@ fn an_mlp_batch_of_runs_equals_single_runs() {
 }
 
 #[test]
+fn a_cnn_batch_of_runs_on_the_digits_equals_single_runs() {
+    // The ConvNet's runs share the first convolution's pass and the grouped later ones, and
+    // nothing else: run m of a batch follows the single run with α_m and init stream m under
+    // mini-batch Adam, and the penultimate-feature metrics are defined (F = 6·2·2 = 24).
+    let base = [
+        "model.kind=\"cnn\"",
+        "model.channels=[4, 6]",
+        "data.source=\"digits\"",
+        "data.n_train=200",
+        "train.optimizer=\"adam\"",
+        "train.lr=0.01",
+        "train.batch_size=25",
+        "train.epochs=6",
+        "loss.penalty=\"label-smoothing\"",
+    ];
+    let mut batch = base.to_vec();
+    batch.push("loss.alpha=[0, 0.1]");
+    let batch = execute(&config(&batch), false).expect("batch");
+    for (run, alpha) in [0.0, 0.1].into_iter().enumerate() {
+        let mut single = base.to_vec();
+        let a = format!("loss.alpha={alpha}");
+        let i = format!("train.init_index={run}");
+        single.extend([a.as_str(), i.as_str()]);
+        let single = execute(&config(&single), false).expect("single");
+        let b = final_rows(batch.metrics())[run];
+        let s = final_rows(single.metrics())[0];
+        assert!(
+            b.train_loss < 0.5 * batch.metrics()[run].train_loss,
+            "run {run} trains: {} from {}",
+            b.train_loss,
+            batch.metrics()[run].train_loss
+        );
+        assert_rows_agree(&b, &s, 2, &format!("cnn run {run}: batch vs single"));
+        for key in ["nc1", "head_lda_cos", "test_ece"] {
+            let v = batch.summary[key][run].as_f64().expect(key);
+            assert!(v.is_finite(), "{key} of run {run}: {v}");
+        }
+    }
+}
+
+#[test]
 fn head_lda_cosine_of_a_linear_run_agrees_with_the_empirical_lda_cosine() {
     // For a binary linear model the "features" are the inputs and the head is S, so
     // head_lda_cos = cos(S, Σ̃_W⁻¹(μ₊ − μ₋)) measures what cos_lda = cos(S, Σ̂⁻¹μ̂) does, with

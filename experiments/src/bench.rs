@@ -202,13 +202,41 @@ pub fn gemm_probe(device: &Device, size: usize, repeats: usize) -> f64 {
     2.0 * (size as f64).powi(3) / best / 1e9
 }
 
-/// What [`time_mlp_step`] measures: mini-batch Adam on an MLP, as `experiments run` trains it.
+/// The network a step benchmark trains.
 #[derive(Debug, Clone, PartialEq)]
-pub struct MlpBench {
-    /// Input dimension d.
-    pub d: usize,
-    /// Hidden widths.
-    pub hidden: Vec<usize>,
+pub enum BenchNetwork {
+    /// An MLP on `d` inputs with these hidden widths.
+    Mlp {
+        /// Input dimension d.
+        d: usize,
+        /// Hidden widths.
+        hidden: Vec<usize>,
+    },
+    /// A ConvNet on images of this shape with these convolution widths (3 × 3 kernels).
+    Cnn {
+        /// The input image shape.
+        image: logit_reg_data::real::ImageShape,
+        /// Output channels of each convolution block.
+        channels: Vec<usize>,
+    },
+}
+
+impl BenchNetwork {
+    /// Input features per sample.
+    pub fn d(&self) -> usize {
+        match self {
+            BenchNetwork::Mlp { d, .. } => *d,
+            BenchNetwork::Cnn { image, .. } => image.len(),
+        }
+    }
+}
+
+/// What [`time_network_step`] measures: mini-batch Adam on an MLP or a ConvNet, as
+/// `experiments run` trains it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkBench {
+    /// The network.
+    pub network: BenchNetwork,
     /// Classes K.
     pub classes: usize,
     /// Samples in the data set the batches are drawn from.
@@ -223,13 +251,13 @@ pub struct MlpBench {
     pub iters: u64,
 }
 
-/// Times one training step of an MLP: the mini-batch's rows selected, the forward pass, the
-/// cross-entropy, the backward pass and Adam's update, through the same
+/// Times one training step of a network: the mini-batch's rows selected, the forward pass,
+/// the cross-entropy, the backward pass and Adam's update, through the same
 /// [`logit_reg_train::train`] loop the experiments use (which also reads each run's loss back
 /// to the host, for divergence). Returns the median milliseconds per step. The data are `n`
-/// seeded Gaussian inputs with labels `i mod K`.
-pub fn time_mlp_step(device: &Device, bench: &MlpBench) -> Result<f64, ExperimentError> {
-    let (n, d, k) = (bench.n, bench.d, bench.classes);
+/// deterministic inputs in [−1, 1] with labels `i mod K`.
+pub fn time_network_step(device: &Device, bench: &NetworkBench) -> Result<f64, ExperimentError> {
+    let (n, d, k) = (bench.n, bench.network.d(), bench.classes);
     let x: Vec<f64> = (0..n * d)
         .map(|i| ((i as u64).wrapping_mul(2654435761) % 2001) as f64 / 1000.0 - 1.0)
         .collect();
@@ -241,10 +269,6 @@ pub fn time_mlp_step(device: &Device, bench: &MlpBench) -> Result<f64, Experimen
         labels: (0..n).map(|i| i % k).collect(),
     };
     let problem = Problem::from_multiclass(&set, &set, device);
-    let model = logit_reg_model::MlpConfig::new(d, bench.hidden.clone(), k)
-        .with_runs(bench.m)
-        .init(device)
-        .map_err(ExperimentError::model)?;
     let loss = logit_reg_model::MultiClassLogitLoss::new(None, vec![0.0; bench.m], device)
         .map_err(ExperimentError::model)?;
     let objective = Objective::MultiClass(Box::new(loss));
@@ -259,9 +283,28 @@ pub fn time_mlp_step(device: &Device, bench: &MlpBench) -> Result<f64, Experimen
         engine: EngineName::Burn,
         threads: 0,
     };
-    let (_, secs) = timed_steps(model, &problem, &objective, &spec, bench.warmup, |m| {
-        m.layers[0].weight.val().sum()
-    })?;
+    let secs = match &bench.network {
+        BenchNetwork::Mlp { hidden, .. } => {
+            let model = logit_reg_model::MlpConfig::new(d, hidden.clone(), k)
+                .with_runs(bench.m)
+                .init(device)
+                .map_err(ExperimentError::model)?;
+            timed_steps(model, &problem, &objective, &spec, bench.warmup, |m| {
+                m.layers[0].weight.val().sum()
+            })?
+            .1
+        }
+        BenchNetwork::Cnn { image, channels } => {
+            let model = logit_reg_model::ConvNetConfig::new(*image, channels.clone(), k)
+                .with_runs(bench.m)
+                .init(device)
+                .map_err(ExperimentError::model)?;
+            timed_steps(model, &problem, &objective, &spec, bench.warmup, |m| {
+                m.convs[0].weight.val().sum()
+            })?
+            .1
+        }
+    };
     Ok(secs * 1e3)
 }
 

@@ -167,9 +167,13 @@ pub enum Command {
     #[command(after_help = BENCH_EXAMPLES)]
     Bench(BenchArgs),
     /// Time the MLP training step (mini-batch rows, forward, cross-entropy, backward, Adam) as
-    /// `experiments run` takes it, for comparison with PyTorch (benches/mlp_peers.py).
+    /// `experiments run` takes it, for comparison with PyTorch (benches/network_peers.py).
     #[command(after_help = BENCH_MLP_EXAMPLES)]
     BenchMlp(BenchMlpArgs),
+    /// Time the ConvNet training step (mini-batch rows, forward, cross-entropy, backward,
+    /// Adam) as `experiments run` takes it, for comparison with PyTorch (benches/network_peers.py).
+    #[command(after_help = BENCH_CNN_EXAMPLES)]
+    BenchCnn(BenchCnnArgs),
     /// Reproduce one of the paper's figures: its sweeps, figure.svg/png with theory overlaid,
     /// index.csv and report.md in --out.
     #[command(after_help = FIGURE_EXAMPLES)]
@@ -199,24 +203,25 @@ const BENCH_MLP_EXAMPLES: &str = "Examples:
   experiments bench-mlp --d 64 --hidden 64 --batch 50 --n 1000
   experiments bench-mlp --d 784 --hidden 256,256 --batch 128 --n 8192 --runs 1,4 --dtype f64
 
-Prints one line per run count: ms per step (the median), with the shapes. benches/mlp_peers.py
+Prints one line per run count: ms per step (the median), with the shapes. benches/network_peers.py
 times the same step in PyTorch and prints both.";
 
-/// Arguments of `experiments bench-mlp`.
+const BENCH_CNN_EXAMPLES: &str = "Examples:
+  experiments bench-cnn --image 1,8,8 --channels 16,32 --batch 50 --n 1000 --runs 1,6
+  experiments bench-cnn --image 3,32,32 --channels 32,64 --batch 128 --n 4096
+
+Prints one line per run count: ms per step (the median), with the shapes. benches/network_peers.py
+times the same step in PyTorch and prints both.";
+
+/// The flags every step benchmark shares.
 #[derive(Debug, clap::Args)]
-pub struct BenchMlpArgs {
+pub struct StepBenchFlags {
     /// Compute backend.
     #[arg(long, value_enum, default_value_t = BackendArg::Flex)]
     pub backend: BackendArg,
     /// Float precision.
     #[arg(long, value_enum, default_value_t = DtypeArg::F32)]
     pub dtype: DtypeArg,
-    /// Input dimension d.
-    #[arg(long, default_value_t = 784, value_parser = clap::value_parser!(u64).range(1..))]
-    pub d: u64,
-    /// Hidden widths, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "256,256", value_parser = clap::value_parser!(u64).range(1..))]
-    pub hidden: Vec<u64>,
     /// Classes K.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(2..))]
     pub classes: u64,
@@ -237,42 +242,106 @@ pub struct BenchMlpArgs {
     pub iters: u64,
 }
 
-fn run_bench_mlp(args: &BenchMlpArgs) -> Result<(), ExperimentError> {
-    if args.batch > args.n {
+/// Arguments of `experiments bench-mlp`.
+#[derive(Debug, clap::Args)]
+pub struct BenchMlpArgs {
+    /// Input dimension d.
+    #[arg(long, default_value_t = 784, value_parser = clap::value_parser!(u64).range(1..))]
+    pub d: u64,
+    /// Hidden widths, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "256,256", value_parser = clap::value_parser!(u64).range(1..))]
+    pub hidden: Vec<u64>,
+    /// Backend, precision, data and timing.
+    #[command(flatten)]
+    pub step: StepBenchFlags,
+}
+
+/// Arguments of `experiments bench-cnn`.
+#[derive(Debug, clap::Args)]
+pub struct BenchCnnArgs {
+    /// Input image shape: channels,height,width.
+    #[arg(long, value_delimiter = ',', default_value = "1,28,28", value_parser = clap::value_parser!(u64).range(1..))]
+    pub image: Vec<u64>,
+    /// Output channels of each 3x3 convolution block, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "16,32", value_parser = clap::value_parser!(u64).range(1..))]
+    pub channels: Vec<u64>,
+    /// Backend, precision, data and timing.
+    #[command(flatten)]
+    pub step: StepBenchFlags,
+}
+
+/// Times `network`'s step for each run count of `flags`, one line each.
+fn run_step_bench(
+    flags: &StepBenchFlags,
+    network: crate::bench::BenchNetwork,
+    shapes: &str,
+) -> Result<(), ExperimentError> {
+    if flags.batch > flags.n {
         return Err(ExperimentError::flag(
             "--batch",
-            format!("{} is above --n {} (allowed: 1..=--n)", args.batch, args.n),
+            format!("{} is above --n {} (allowed: 1..=--n)", flags.batch, flags.n),
         ));
     }
-    let backend = Backend::from(args.backend);
-    let precision = Precision::from(args.dtype);
+    let backend = Backend::from(flags.backend);
+    let precision = Precision::from(flags.dtype);
     let device = logit_reg_model::make_device(backend, precision)
         .map_err(ExperimentError::model)?
         .autodiff();
-    let hidden: Vec<usize> = args.hidden.iter().map(|&h| h as usize).collect();
-    for &m in &args.runs {
-        let bench = crate::bench::MlpBench {
-            d: args.d as usize,
-            hidden: hidden.clone(),
-            classes: args.classes as usize,
-            n: args.n as usize,
-            batch: args.batch as usize,
+    for &m in &flags.runs {
+        let bench = crate::bench::NetworkBench {
+            network: network.clone(),
+            classes: flags.classes as usize,
+            n: flags.n as usize,
+            batch: flags.batch as usize,
             m: m as usize,
-            warmup: args.warmup,
-            iters: args.iters,
+            warmup: flags.warmup,
+            iters: flags.iters,
         };
-        let ms = crate::bench::time_mlp_step(&device, &bench)?;
+        let ms = crate::bench::time_network_step(&device, &bench)?;
         println!(
-            "logit-reg {} {}: d={} hidden={:?} classes={} batch={} runs={m}: {ms:.4} ms/step",
+            "logit-reg {} {}: {shapes} classes={} batch={} runs={m}: {ms:.4} ms/step",
             backend.name(),
             precision.name(),
-            args.d,
-            hidden,
-            args.classes,
-            args.batch
+            flags.classes,
+            flags.batch
         );
     }
     Ok(())
+}
+
+fn run_bench_mlp(args: &BenchMlpArgs) -> Result<(), ExperimentError> {
+    let hidden: Vec<usize> = args.hidden.iter().map(|&h| h as usize).collect();
+    let shapes = format!("d={} hidden={hidden:?}", args.d);
+    let network = crate::bench::BenchNetwork::Mlp {
+        d: args.d as usize,
+        hidden,
+    };
+    run_step_bench(&args.step, network, &shapes)
+}
+
+fn run_bench_cnn(args: &BenchCnnArgs) -> Result<(), ExperimentError> {
+    let [channels, height, width] = args.image[..] else {
+        return Err(ExperimentError::flag(
+            "--image",
+            format!(
+                "{:?} has {} values (allowed: three, channels,height,width)",
+                args.image,
+                args.image.len()
+            ),
+        ));
+    };
+    let image = logit_reg_data::real::ImageShape {
+        channels: channels as usize,
+        height: height as usize,
+        width: width as usize,
+    };
+    let conv: Vec<usize> = args.channels.iter().map(|&c| c as usize).collect();
+    let shapes = format!("image={channels}x{height}x{width} channels={conv:?}");
+    let network = crate::bench::BenchNetwork::Cnn {
+        image,
+        channels: conv,
+    };
+    run_step_bench(&args.step, network, &shapes)
 }
 
 /// Arguments of `experiments sweep`.
@@ -847,6 +916,7 @@ pub fn main_with(args: impl IntoIterator<Item = String>) -> ExitCode {
         Command::Sweep(args) => run_sweep_command(args, cli.quiet),
         Command::Bench(args) => run_bench(args),
         Command::BenchMlp(args) => run_bench_mlp(args),
+        Command::BenchCnn(args) => run_bench_cnn(args),
         Command::Figure(args) => run_figure_command(args, cli.quiet),
         Command::Reproduce(args) => run_reproduce_command(args, cli.quiet),
         Command::Slurm(args) => crate::slurm::run_slurm_command(args),

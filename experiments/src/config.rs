@@ -323,6 +323,8 @@ pub enum ModelKind {
     Linear,
     /// A multilayer perceptron with `model.hidden` widths.
     Mlp,
+    /// A small convolutional network with `model.channels` (image inputs only).
+    Cnn,
 }
 
 impl ModelKind {
@@ -331,6 +333,7 @@ impl ModelKind {
         match self {
             ModelKind::Linear => "linear",
             ModelKind::Mlp => "mlp",
+            ModelKind::Cnn => "cnn",
         }
     }
 }
@@ -339,13 +342,17 @@ impl ModelKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelSection {
-    /// linear or mlp.
+    /// linear, mlp or cnn.
     pub kind: ModelKind,
     /// Hidden widths of the MLP.
     pub hidden: Vec<usize>,
-    /// The MLP's nonlinearity.
+    /// Output channels of the CNN's convolutions.
+    pub channels: Vec<usize>,
+    /// Side of the CNN's square kernels (odd).
+    pub kernel_size: usize,
+    /// The nonlinearity of the MLP and the CNN.
     pub activation: Activation,
-    /// Whether the MLP's hidden layers have biases.
+    /// Whether the MLP's hidden layers (the CNN's convolutions) have biases.
     pub bias: bool,
 }
 
@@ -354,6 +361,8 @@ impl Default for ModelSection {
         Self {
             kind: ModelKind::Linear,
             hidden: vec![128, 128],
+            channels: vec![16, 32],
+            kernel_size: 3,
             activation: Activation::Relu,
             bias: true,
         }
@@ -490,16 +499,22 @@ pub const FIELDS: &[(&str, &str)] = &[
     ("data.k", "number of classes K >= 2 (multiclass only)"),
     (
         "model.kind",
-        "linear (the paper's classifier) | mlp (a multilayer perceptron, M runs side by side)",
+        "linear (the paper's classifier) | mlp (a multilayer perceptron) | cnn (a small \
+         convolutional network, image inputs only); M runs side by side",
     ),
     (
         "model.hidden",
         "mlp: hidden widths, a non-empty list of widths >= 1",
     ),
-    ("model.activation", "mlp: relu | gelu | tanh"),
+    (
+        "model.channels",
+        "cnn: output channels of each 'conv, activation, 2x2 max pool' block, a non-empty list >= 1",
+    ),
+    ("model.kernel_size", "cnn: side of the square kernels, odd >= 1"),
+    ("model.activation", "mlp, cnn: relu | gelu | tanh"),
     (
         "model.bias",
-        "mlp: true gives the hidden layers biases (the output layer always has one)",
+        "mlp, cnn: true gives the hidden layers (convolutions) biases; the output layer always has one",
     ),
     (
         "loss.penalty",
@@ -1084,22 +1099,46 @@ impl RunConfig {
     /// The `[model]` keys, and what only the linear classifier supports.
     fn validate_model(&self) -> Result<(), ExperimentError> {
         let m = &self.model;
-        if m.kind == ModelKind::Linear {
-            return Ok(());
-        }
-        if m.hidden.is_empty() || m.hidden.contains(&0) {
-            return Err(ExperimentError::invalid(
-                "model.hidden",
-                &format!("{:?}", m.hidden),
-                "a non-empty list of widths >= 1",
-            ));
+        match m.kind {
+            ModelKind::Linear => return Ok(()),
+            ModelKind::Mlp if m.hidden.is_empty() || m.hidden.contains(&0) => {
+                return Err(ExperimentError::invalid(
+                    "model.hidden",
+                    &format!("{:?}", m.hidden),
+                    "a non-empty list of widths >= 1",
+                ));
+            }
+            ModelKind::Cnn if m.channels.is_empty() || m.channels.contains(&0) => {
+                return Err(ExperimentError::invalid(
+                    "model.channels",
+                    &format!("{:?}", m.channels),
+                    "a non-empty list of channel counts >= 1",
+                ));
+            }
+            ModelKind::Cnn if m.kernel_size.is_multiple_of(2) => {
+                return Err(ExperimentError::invalid(
+                    "model.kernel_size",
+                    &m.kernel_size.to_string(),
+                    "an odd size >= 1",
+                ));
+            }
+            ModelKind::Cnn if !self.is_real() || self.data.embed != EmbedKind::None => {
+                return Err(ExperimentError::invalid(
+                    "model.kind",
+                    "cnn",
+                    "linear | mlp for synthetic data or embeddings (data.embed); cnn needs \
+                     images: data.source = digits | idx | cifar10 | npy [n, (c,) h, w]",
+                ));
+            }
+            _ => {}
         }
         let t = &self.train;
+        let kind = m.kind.name();
         let refuse = |key: &str, value: String, allowed: &str| {
             Err(ExperimentError::invalid(
                 key,
                 &value,
-                &format!("{allowed} with model.kind = mlp"),
+                &format!("{allowed} with model.kind = {kind}"),
             ))
         };
         if t.optimizer.is_exact() {
@@ -1123,7 +1162,7 @@ impl RunConfig {
             return refuse(
                 "train.init_std",
                 t.init_std.to_string(),
-                "0 (the MLP starts from U(±1/√fan_in), seeded by `seed` and train.init_index)",
+                "0 (the network starts from U(±1/√fan_in), seeded by `seed` and train.init_index)",
             );
         }
         Ok(())

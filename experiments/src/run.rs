@@ -6,7 +6,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use logit_reg_model::{
-    LinearClassifier, LinearClassifierConfig, LogitRegularizedLoss, Mlp, MlpConfig,
+    ConvNet, ConvNetConfig, LinearClassifier, LinearClassifierConfig, LogitRegularizedLoss, Mlp,
+    MlpConfig,
     MultiClassLogitLoss, make_device,
 };
 use logit_reg_train::{
@@ -173,6 +174,8 @@ pub enum BuiltModel {
     Linear(LinearClassifier),
     /// The multilayer perceptron.
     Mlp(Mlp),
+    /// The small convolutional network.
+    Cnn(ConvNet),
 }
 
 /// Builds the problem, objective, model, metric context and specs of `config`.
@@ -186,10 +189,12 @@ pub fn build(config: &RunConfig) -> Result<Built, ExperimentError> {
     let binary_penalty = penalty.binary().map_err(ExperimentError::model)?;
     let multiclass_penalty = penalty.multiclass().map_err(ExperimentError::model)?;
     let mut data_provenance = None;
+    let mut image = None;
     let (problem, objective) = match config.data.model {
         _ if config.is_real() => {
             let data = crate::real::load_real(config)?;
             data_provenance = Some(crate::real::provenance(config, &data)?);
+            image = data.image;
             let problem = Problem::from_multiclass(&data.split.train, &data.split.test, &device);
             let loss =
                 MultiClassLogitLoss::new(multiclass_penalty.clone(), alphas.clone(), &device)
@@ -240,6 +245,32 @@ pub fn build(config: &RunConfig) -> Result<Built, ExperimentError> {
                 .init(&device)
                 .map_err(ExperimentError::model)?,
         ),
+        ModelKind::Cnn => {
+            let image = image.ok_or_else(|| {
+                ExperimentError::invalid(
+                    "model.kind",
+                    "cnn",
+                    &format!(
+                        "linear | mlp for data.source = {} here: its samples are flat vectors \
+                         of {} features, not images (npy features [n, h, w] or [n, c, h, w], \
+                         idx, cifar10 and digits are)",
+                        config.data.source.name(),
+                        problem.d
+                    ),
+                )
+            })?;
+            BuiltModel::Cnn(
+                ConvNetConfig::new(image, config.model.channels.clone(), problem.classes())
+                    .with_kernel_size(config.model.kernel_size)
+                    .with_runs(runs)
+                    .with_activation(config.model.activation)
+                    .with_bias(config.model.bias)
+                    .with_init_seed(config.seed)
+                    .with_first_run(config.train.init_index)
+                    .init(&device)
+                    .map_err(ExperimentError::model)?,
+            )
+        }
     };
     let context = MetricContext::new(
         alphas,
@@ -281,6 +312,9 @@ pub fn execute(config: &RunConfig, show_progress: bool) -> Result<RunResult, Exp
                 model, &problem, &objective, &spec, &measure, &context, report,
             ),
             BuiltModel::Mlp(model) => train_and_measure(
+                model, &problem, &objective, &spec, &measure, &context, report,
+            ),
+            BuiltModel::Cnn(model) => train_and_measure(
                 model, &problem, &objective, &spec, &measure, &context, report,
             ),
         };

@@ -248,6 +248,26 @@ fn bad_input_exits_non_zero_and_names_the_key() {
     ] {
         assert_rejected(&["--set", "model.kind=\"mlp\"", "--set", extra], key);
     }
+    // The ConvNet's own keys, and its need for images.
+    for (extra, key) in [
+        ("model.channels=[]", "model.channels"),
+        ("model.channels=[8, 0]", "model.channels"),
+        ("model.kernel_size=4", "model.kernel_size"),
+        ("data.embed=\"mlp\"", "model.kind"),
+        ("train.init_std=0.1", "train.init_std"),
+    ] {
+        assert_rejected(
+            &[
+                "--set",
+                "model.kind=\"cnn\"",
+                "--set",
+                "data.source=\"digits\"",
+                "--set",
+                extra,
+            ],
+            key,
+        );
+    }
     // sgd needs a batch size; gd is full batch; adam's batch is at most N.
     assert_rejected(&["--set", "train.optimizer=\"sgd\""], "train.batch_size");
     assert_rejected(&["--set", "train.batch_size=8"], "train.batch_size");

@@ -361,6 +361,23 @@ fn bad_files_and_keys_are_refused_before_anything_is_written() {
         "loss.weight_decay",
     );
     assert_refused(&["data.source=mnist"], "data.source");
+    // A ConvNet needs images; a CSV table's rows are flat.
+    let table = dir.0.join("flat.csv");
+    let rows: String = (0..8)
+        .map(|i| format!("{},{},{}\n", i as f64 * 0.5, (i * i) as f64 * 0.1, i % 2))
+        .collect();
+    std::fs::write(&table, rows).expect("write");
+    let table_path = format!("data.path={}", table.display());
+    assert_refused(
+        &[
+            "data.source=csv",
+            &table_path,
+            "data.n_train=4",
+            "model.kind=cnn",
+            "train.optimizer=adam",
+        ],
+        "model.kind",
+    );
     let missing = format!("data.path={}", dir.0.join("nope.bin").display());
     assert_refused(&["data.source=cifar10", &missing], "nope.bin: cannot read");
 }

@@ -1,5 +1,6 @@
-//! Burn modules of `logit-reg`: the model trait [`LogitModel`], the linear classifier and the
-//! multilayer perceptron [`Mlp`] (each with M runs side by side), the family of
+//! Burn modules of `logit-reg`: the model trait [`LogitModel`], the linear classifier, the
+//! multilayer perceptron [`Mlp`] and the small convolutional network [`ConvNet`] (each with M
+//! runs side by side), the family of
 //! logit-regularised losses `ℓ = (1 − α) CE + α f`, the per-sample targets `z*` with their loss
 //! floors, label smoothing in both of its forms, and the weight-decay baseline.
 //!
@@ -26,6 +27,7 @@
 //! # Ok::<(), logit_reg_model::ModelError>(())
 //! ```
 
+pub mod cnn;
 mod device;
 mod error;
 pub mod linear;
@@ -36,6 +38,7 @@ pub mod penalty;
 pub mod target;
 pub mod theory;
 
+pub use cnn::{ConvNet, ConvNetConfig};
 pub use device::{Backend, Precision, device_name, make_device, to_f64_vec};
 pub use error::ModelError;
 pub use linear::{LinearClassifier, LinearClassifierConfig};

@@ -33,7 +33,7 @@ impl Activation {
     }
 
     /// Applies the nonlinearity elementwise.
-    pub fn apply(self, x: Tensor<3>) -> Tensor<3> {
+    pub fn apply<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
         match self {
             Activation::Relu => activation::relu(x),
             Activation::Gelu => activation::gelu(x),
