@@ -279,7 +279,10 @@ fn run_step_bench(
     if flags.batch > flags.n {
         return Err(ExperimentError::flag(
             "--batch",
-            format!("{} is above --n {} (allowed: 1..=--n)", flags.batch, flags.n),
+            format!(
+                "{} is above --n {} (allowed: 1..=--n)",
+                flags.batch, flags.n
+            ),
         ));
     }
     let backend = Backend::from(flags.backend);

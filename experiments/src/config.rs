@@ -510,7 +510,10 @@ pub const FIELDS: &[(&str, &str)] = &[
         "model.channels",
         "cnn: output channels of each 'conv, activation, 2x2 max pool' block, a non-empty list >= 1",
     ),
-    ("model.kernel_size", "cnn: side of the square kernels, odd >= 1"),
+    (
+        "model.kernel_size",
+        "cnn: side of the square kernels, odd >= 1",
+    ),
     ("model.activation", "mlp, cnn: relu | gelu | tanh"),
     (
         "model.bias",

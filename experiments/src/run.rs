@@ -7,8 +7,7 @@ use std::sync::Arc;
 
 use logit_reg_model::{
     ConvNet, ConvNetConfig, LinearClassifier, LinearClassifierConfig, LogitRegularizedLoss, Mlp,
-    MlpConfig,
-    MultiClassLogitLoss, make_device,
+    MlpConfig, MultiClassLogitLoss, make_device,
 };
 use logit_reg_train::{
     EngineName, ExactDetails, MeasureSpec, Measured, MetricContext, MetricRow, Objective,
