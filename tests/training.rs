@@ -295,6 +295,56 @@ fn an_mlp_batch_of_runs_equals_single_runs() {
 }
 
 #[test]
+fn shared_noise_draws_make_sigma_n_invariance_exact_and_per_sigma_n_draws_do_not() {
+    // The regularised minimiser (Newton) on σ_n = 1 and σ_n = 2. With one draw per seed the
+    // second data set is the first with its orthogonal part doubled, train and test alike, so
+    // the minimiser's predictions, hence its accuracies, are identical: an invariance check on
+    // such a sweep cannot fail. With per-σ_n draws the two runs see independent samples.
+    let accuracy = |draws: &str, sigma_n: f64| -> (f64, f64) {
+        let d = format!("data.noise_draws=\"{draws}\"");
+        let s = format!("data.sigma_n={sigma_n}");
+        let result = execute(
+            &config(&[
+                "data.d=40",
+                "data.n=60",
+                "data.n_test=400",
+                &d,
+                &s,
+                "loss.alpha=0.4",
+                "train.optimizer=\"newton\"",
+                "train.steps=100",
+            ]),
+            false,
+        )
+        .expect("run");
+        let get = |k: &str| result.summary[k].as_f64().expect(k);
+        (get("train_accuracy"), get("test_accuracy"))
+    };
+    let (shared_1, shared_2) = (accuracy("shared", 1.0), accuracy("shared", 2.0));
+    assert_eq!(
+        shared_1, shared_2,
+        "shared draws: σ_n-invariance is an identity"
+    );
+    let (fresh_1, fresh_2) = (accuracy("per-sigma-n", 1.0), accuracy("per-sigma-n", 2.0));
+    assert_ne!(fresh_1.1, fresh_2.1, "per-σ_n draws: independent test sets");
+    // The same (seed, σ_n) draws the same data either way round.
+    assert_eq!(fresh_1, accuracy("per-sigma-n", 1.0));
+    let seeds: Vec<u64> = [1.0, 2.0, 1.0]
+        .iter()
+        .map(|sn| {
+            let s = format!("data.sigma_n={sn}");
+            config(&["data.noise_draws=\"per-sigma-n\"", &s]).data_seed()
+        })
+        .collect();
+    assert!(seeds[0] != seeds[1] && seeds[0] == seeds[2]);
+    assert_eq!(
+        config(&["data.sigma_n=3"]).data_seed(),
+        0,
+        "shared: the seed itself"
+    );
+}
+
+#[test]
 fn a_cnn_batch_of_runs_on_the_digits_equals_single_runs() {
     // The ConvNet's runs share the first convolution's pass and the grouped later ones, and
     // nothing else: run m of a batch follows the single run with α_m and init stream m under

@@ -472,11 +472,10 @@ fn print_share(shard: crate::shard::Shard, report: &crate::sweep::SweepReport) {
 
 fn print_outcome(o: &crate::figures::FigureOutcome) {
     println!(
-        "figure {}: {} ({} of {} criteria), {} runs, {:.0} s (training {:.0} s)",
+        "figure {}: {} ({}), {} runs, {:.0} s (training {:.0} s)",
         o.id,
         o.verdict().word(),
-        o.checks.iter().filter(|c| c.passed).count(),
-        o.checks.len(),
+        o.criteria_phrase(),
         o.runs,
         o.wall_seconds,
         o.train_seconds

@@ -100,6 +100,29 @@ pub enum EmbedKind {
     Mlp,
 }
 
+/// How the synthetic data's draws relate across σ_n (`data.noise_draws`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoiseDraws {
+    /// One draw per seed whatever σ_n: a σ_n sweep rescales the same noise, so anything that
+    /// is exactly invariant to σ_n (the regularised minimiser's accuracy) measures as exactly
+    /// constant.
+    #[default]
+    Shared,
+    /// Fresh draws for every σ_n: the train and test streams are keyed by
+    /// `splitmix64(seed ⊕ bits(σ_n))`, so a σ_n sweep sees independent samples, and the same
+    /// (seed, σ_n) always the same ones.
+    PerSigmaN,
+}
+
+/// SplitMix64's output function: a bijection of `u64` that spreads nearby inputs apart.
+pub fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// The noise law's name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -158,6 +181,8 @@ pub struct DataConfig {
     pub sigma_f: f64,
     /// Orthogonal noise σ_n.
     pub sigma_n: f64,
+    /// Whether a σ_n sweep rescales one draw or draws afresh for every σ_n.
+    pub noise_draws: NoiseDraws,
     /// Noise law.
     pub noise: NoiseName,
     /// Student-t degrees of freedom.
@@ -194,6 +219,7 @@ impl Default for DataConfig {
             mu_f: 1.0,
             sigma_f: 0.5,
             sigma_n: 1.0,
+            noise_draws: NoiseDraws::Shared,
             noise: NoiseName::Gaussian,
             nu: 3.0,
             t_scale: TScale::UnitVariance,
@@ -483,6 +509,11 @@ pub const FIELDS: &[(&str, &str)] = &[
     ),
     ("data.sigma_f", "feature noise σ_f >= 0 along the signal"),
     ("data.sigma_n", "orthogonal noise σ_n >= 0"),
+    (
+        "data.noise_draws",
+        "shared (a σ_n sweep rescales one draw per seed) | per-sigma-n (fresh train and test \
+         draws for every σ_n, keyed by seed and σ_n)",
+    ),
     ("data.noise", "gaussian | student-t (every noise component)"),
     (
         "data.nu",
@@ -708,6 +739,16 @@ impl RunConfig {
     /// The learning rate of each run.
     pub fn lrs(&self) -> Result<Vec<f64>, ExperimentError> {
         Ok(self.train.lr.values(self.runs()?))
+    }
+
+    /// The seed of the synthetic data's train and test streams: `seed`, or, with
+    /// `data.noise_draws = "per-sigma-n"`, `splitmix64(seed ⊕ bits(σ_n))`. Initial weights and
+    /// mini-batch orders keep `seed`.
+    pub fn data_seed(&self) -> u64 {
+        match self.data.noise_draws {
+            NoiseDraws::Shared => self.seed,
+            NoiseDraws::PerSigmaN => splitmix64(self.seed ^ self.data.sigma_n.to_bits()),
+        }
     }
 
     /// The binary data model (for `data.model = signal-noise`).
@@ -1015,6 +1056,13 @@ impl RunConfig {
     fn validate_real_source(&self) -> Result<(), ExperimentError> {
         let data = &self.data;
         let source = data.source.name();
+        if data.noise_draws != NoiseDraws::Shared {
+            return Err(ExperimentError::invalid(
+                "data.noise_draws",
+                "per-sigma-n",
+                &format!("shared for data.source = {source} (it has no σ_n to draw for)"),
+            ));
+        }
         let (needs_path, needs_labels) = match data.source {
             DataSource::Synthetic | DataSource::Digits => (false, false),
             DataSource::Csv | DataSource::Cifar10 => (true, false),

@@ -202,7 +202,7 @@ pub fn build(config: &RunConfig) -> Result<Built, ExperimentError> {
         }
         DataModel::SignalNoise => {
             let model = config.signal_noise()?;
-            let problem = Problem::binary(&model, config.seed, &device)?;
+            let problem = Problem::binary(&model, config.data_seed(), &device)?;
             let loss = LogitRegularizedLoss::new(binary_penalty.clone(), alphas.clone(), &device)
                 .map_err(ExperimentError::model)?;
             let objective = Objective::Binary {
@@ -215,7 +215,9 @@ pub fn build(config: &RunConfig) -> Result<Built, ExperimentError> {
         }
         DataModel::Multiclass => {
             let model = config.multiclass()?;
-            let split = model.generate(config.seed).map_err(ExperimentError::data)?;
+            let split = model
+                .generate(config.data_seed())
+                .map_err(ExperimentError::data)?;
             let problem = Problem::from_multiclass(&split.train, &split.test, &device);
             let loss =
                 MultiClassLogitLoss::new(multiclass_penalty.clone(), alphas.clone(), &device)
@@ -327,7 +329,7 @@ pub fn execute(config: &RunConfig, show_progress: bool) -> Result<RunResult, Exp
             // (identical bytes; the test set is not needed here).
             let train_set = config
                 .signal_noise()?
-                .generate_train(config.seed)
+                .generate_train(config.data_seed())
                 .map_err(ExperimentError::data)?;
             solve_and_measure(
                 model.clone(),

@@ -171,6 +171,32 @@ fn report_generator_on_a_fixture() {
 }
 
 #[test]
+fn criteria_exact_by_construction_are_shown_but_not_counted() {
+    // The two evidence criteria hold; the identity fails (a bug), and is still not counted.
+    let mut outcome = fixture();
+    outcome.checks = vec![
+        Check::new("r² ≥ 0.98", "0.995", true),
+        Check::new("slope within 20%", "−4%", true),
+        Check::by_construction("intercept 1", "1", false, "shared draws"),
+    ];
+    assert_eq!(outcome.verdict(), Verdict::Reproduced);
+    assert_eq!((outcome.criteria_met(), outcome.criteria_counted()), (2, 2));
+    let text = figure_report(&outcome);
+    assert!(text.contains(
+        "**Verdict: reproduced** (2 of 2 criteria met; 1 more exact by construction, not counted)."
+    ));
+    assert!(
+        text.contains(
+            "| intercept 1 (exact by construction: shared draws) | 1 | no, not counted |\n"
+        )
+    );
+    // Only identities: nothing is evidence, so nothing is reproduced.
+    outcome.checks = vec![Check::by_construction("x = x", "0", true, "identity")];
+    assert_eq!(outcome.verdict(), Verdict::NotReproduced);
+    assert!(reproduction_report(&[outcome], "quick", 1.0).contains("| not reproduced | 0/0 |"));
+}
+
+#[test]
 fn threshold_and_boundary_estimators_on_hand_made_curves() {
     // Accuracy 1 up to λ = 0.9, then 0.95 at λ = 1.1: threshold (0.9 + 1.1)/2 = 1.0 ± 0.1.
     let pts = [(0.5, 1.0), (0.9, 0.995), (1.1, 0.95), (1.5, 0.9)];

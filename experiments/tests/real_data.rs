@@ -361,6 +361,10 @@ fn bad_files_and_keys_are_refused_before_anything_is_written() {
         "loss.weight_decay",
     );
     assert_refused(&["data.source=mnist"], "data.source");
+    assert_refused(
+        &["data.source=digits", "data.noise_draws=per-sigma-n"],
+        "data.noise_draws",
+    );
     // A ConvNet needs images; a CSV table's rows are flat.
     let table = dir.0.join("flat.csv");
     let rows: String = (0..8)

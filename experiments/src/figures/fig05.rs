@@ -148,9 +148,33 @@ fn analyse(parts: &Parts) -> Result<Analysis, ExperimentError> {
         format!("α = {}: {}", largest.0, num(largest.1)),
         largest.1.is_finite(),
     ));
+    // A line through two points fits them exactly: it has neither an r² nor a standard error.
+    let fit_quality = if fit_x.len() >= 3 {
+        format!(
+            "b = {} ± {} (r² = {}, {} points)",
+            num(b),
+            num(se_b),
+            num(r2),
+            fit_x.len()
+        )
+    } else {
+        format!(
+            "b = {} through {} points (no r² or error: a line through two points fits them exactly)",
+            num(b),
+            fit_x.len()
+        )
+    };
     a.notes.push(format!(
-        "Fitted scaling of the delay (steps to test accuracy 0.9, mean over seeds) over the α > 0 that crossed: t ∝ α^b with b = {} ± {} (r² = {}, {} points). The paper gives no formula for the delay.",
-        num(b), num(se_b), num(r2), fit_x.len()
+        "Fitted scaling of the delay (steps to test accuracy 0.9, mean over seeds) over the α > 0 that crossed: t ∝ α^b with {fit_quality}. The paper gives no formula for the delay."
     ));
+    let init_std = p.base_num("train.init_std");
+    a.notes.push(if init_std.is_nan() || init_std == 0.0 {
+        "Every run starts from S = 0 (train.init_std = 0, the default).".to_string()
+    } else {
+        format!(
+            "Every run starts from iid N(0, {}²) weights (train.init_std).",
+            num(init_std)
+        )
+    });
     Ok(a)
 }

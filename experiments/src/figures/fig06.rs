@@ -43,10 +43,10 @@ pub(super) fn phase_parts(scale: Scale, paper_d: usize) -> Result<Vec<Part>, Exp
     let t = s.steps(20_000, 3_000);
     Ok([
         sigma_n_parts(
-            "gd,",
+            "gd-",
             &PHASE_SIGMA_N,
             &format!(
-                "[base]\ndata = {{ d = {d}, n = {n}, sigma_n = {{sigma_n}} }}\n\
+                "[base]\ndata = {{ d = {d}, n = {n}, sigma_n = {{sigma_n}}, noise_draws = \"per-sigma-n\" }}\n\
                  loss = {{ penalty = \"none\", alpha = 0.0 }}\n\
                  train = {{ steps = {t}, lr = {{lr}}, log_points = 10 }}\n\
                  [grid]\n\"data.sigma_f\" = {}\nseed = {}\n",
@@ -55,10 +55,10 @@ pub(super) fn phase_parts(scale: Scale, paper_d: usize) -> Result<Vec<Part>, Exp
             ),
         )?,
         sigma_n_parts(
-            "newton,",
+            "newton-",
             &PHASE_SIGMA_N,
             &format!(
-                "[base]\ndata = {{ d = {d}, n = {n}, sigma_n = {{sigma_n}} }}\n\
+                "[base]\ndata = {{ d = {d}, n = {n}, sigma_n = {{sigma_n}}, noise_draws = \"per-sigma-n\" }}\n\
                  loss = {{ penalty = \"quadratic\", alpha = 0.4 }}\n\
                  train = {{ optimizer = \"newton\", steps = 100, log_points = 2 }}\n\
                  [grid]\n\"data.sigma_f\" = {}\nseed = {}\n",

@@ -28,20 +28,20 @@ fn parts(scale: Scale) -> Result<Vec<Part>, ExperimentError> {
     let t = s.steps(20_000, 3_000);
     Ok([
         sigma_n_parts(
-            "gd,",
+            "gd-",
             &FIG17_SIGMA_N,
             &format!(
-                "[base]\ndata = {{ d = {d07}, n = {n}, sigma_f = 0.5, sigma_n = {{sigma_n}} }}\n\
+                "[base]\ndata = {{ d = {d07}, n = {n}, sigma_f = 0.5, sigma_n = {{sigma_n}}, noise_draws = \"per-sigma-n\" }}\n\
                  loss = {{ penalty = \"none\", alpha = 0.0 }}\n\
                  train = {{ steps = {t}, lr = {{lr}}, log_points = 10 }}\n\
                  [grid]\nseed = {seed_list}\n"
             ),
         )?,
         sigma_n_parts(
-            "newton,",
+            "newton-",
             &FIG17_SIGMA_N,
             &format!(
-                "[base]\ndata = {{ d = {d07}, n = {n}, sigma_f = 0.5, sigma_n = {{sigma_n}} }}\n\
+                "[base]\ndata = {{ d = {d07}, n = {n}, sigma_f = 0.5, sigma_n = {{sigma_n}}, noise_draws = \"per-sigma-n\" }}\n\
                  loss = {{ penalty = \"quadratic\", alpha = 0.4 }}\n\
                  train = {{ optimizer = \"newton\", steps = 100, log_points = 2 }}\n\
                  [grid]\nseed = {seed_list}\n"

@@ -45,15 +45,46 @@ pub struct Check {
     pub measured: String,
     /// Whether it held.
     pub passed: bool,
+    /// Whether it is evidence for the claim. A criterion that holds by construction of the
+    /// setup (an identity no plausible wrong result could break) is still shown, marked as
+    /// such, but does not count towards the verdict.
+    pub evidence: bool,
 }
 
 impl Check {
-    /// A criterion.
+    /// A criterion that counts towards the verdict.
     pub fn new(criterion: impl Into<String>, measured: impl Into<String>, passed: bool) -> Self {
         Self {
             criterion: criterion.into(),
             measured: measured.into(),
             passed,
+            evidence: true,
+        }
+    }
+
+    /// A criterion that holds by construction of the setup: reported (a failure would reveal a
+    /// bug) but not counted as evidence for the claim. `why` says what makes it an identity.
+    pub fn by_construction(
+        criterion: impl Into<String>,
+        measured: impl Into<String>,
+        passed: bool,
+        why: &str,
+    ) -> Self {
+        Self {
+            criterion: format!("{} (exact by construction: {why})", criterion.into()),
+            measured: measured.into(),
+            passed,
+            evidence: false,
+        }
+    }
+
+    /// The `met` cell of the report's table.
+    pub fn met_word(&self) -> &'static str {
+        match (self.passed, self.evidence) {
+            (true, true) => "yes",
+            (false, true) => "no",
+            (true, false) => "yes, not counted",
+            (false, false) => "no, not counted",
         }
     }
 }
@@ -93,12 +124,38 @@ pub struct FigureOutcome {
 }
 
 impl FigureOutcome {
-    /// The verdict: reproduced when every check passed.
+    /// The verdict: reproduced when every criterion that counts as evidence passed.
     pub fn verdict(&self) -> Verdict {
-        Verdict::from_counts(
-            self.checks.iter().filter(|c| c.passed).count(),
-            self.checks.len(),
-        )
+        Verdict::from_counts(self.criteria_met(), self.criteria_counted())
+    }
+
+    /// The criteria that count as evidence and held.
+    pub fn criteria_met(&self) -> usize {
+        self.checks
+            .iter()
+            .filter(|c| c.evidence && c.passed)
+            .count()
+    }
+
+    /// The criteria that count as evidence (those not exact by construction).
+    pub fn criteria_counted(&self) -> usize {
+        self.checks.iter().filter(|c| c.evidence).count()
+    }
+
+    /// "k of n criteria met", naming those not counted.
+    pub fn criteria_phrase(&self) -> String {
+        let uncounted = self.checks.len() - self.criteria_counted();
+        let mut phrase = format!(
+            "{} of {} criteria met",
+            self.criteria_met(),
+            self.criteria_counted()
+        );
+        if uncounted > 0 {
+            phrase.push_str(&format!(
+                "; {uncounted} more exact by construction, not counted"
+            ));
+        }
+        phrase
     }
 }
 
@@ -164,10 +221,9 @@ pub fn figure_section(outcome: &FigureOutcome, image: &str, heading: &str) -> St
     let _ = writeln!(out, "**Claim.** {}\n", outcome.claim);
     let _ = writeln!(
         out,
-        "**Verdict: {}** ({} of {} criteria met).\n",
+        "**Verdict: {}** ({}).\n",
         outcome.verdict().word(),
-        outcome.checks.iter().filter(|c| c.passed).count(),
-        outcome.checks.len()
+        outcome.criteria_phrase()
     );
     let _ = writeln!(out, "![figure {}]({image})\n", outcome.id);
     let _ = writeln!(
@@ -187,13 +243,7 @@ pub fn figure_section(outcome: &FigureOutcome, image: &str, heading: &str) -> St
     let rows: Vec<Vec<String>> = outcome
         .checks
         .iter()
-        .map(|c| {
-            vec![
-                c.criterion.clone(),
-                c.measured.clone(),
-                if c.passed { "yes" } else { "no" }.into(),
-            ]
-        })
+        .map(|c| vec![c.criterion.clone(), c.measured.clone(), c.met_word().into()])
         .collect();
     markdown_table(&mut out, &header, &rows);
     for note in &outcome.notes {
@@ -249,11 +299,7 @@ pub fn reproduction_report(outcomes: &[FigureOutcome], scale: &str, total_second
                 format!("[{}](#figure-{})", o.id, o.id),
                 o.title.clone(),
                 o.verdict().word().into(),
-                format!(
-                    "{}/{}",
-                    o.checks.iter().filter(|c| c.passed).count(),
-                    o.checks.len()
-                ),
+                format!("{}/{}", o.criteria_met(), o.criteria_counted()),
                 o.runs.to_string(),
                 format!("{:.0}", o.train_seconds),
             ]
