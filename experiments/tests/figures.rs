@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use experiments::figures::fig06::helps_boundary;
+use experiments::figures::fig06::{boundary_rises, helps_boundary};
 use experiments::figures::fig16::threshold;
 use experiments::figures::plot::{Panel, Point, Series, Style, write_figure};
 use experiments::figures::report::{
@@ -208,6 +208,18 @@ fn threshold_and_boundary_estimators_on_hand_made_curves() {
     assert!((b - 2.0).abs() < 1e-12);
     assert_eq!(helps_boundary(&[(1.0, 0.1), (2.0, 0.2)]), f64::NEG_INFINITY);
     assert_eq!(helps_boundary(&[(1.0, -0.1), (2.0, 0.0)]), f64::INFINITY);
+    // The phase diagram's boundary criterion: rising passes; a fall of more than 10 % (a made-up
+    // wrong diagram), or fewer than three σ_f inside the grid, fails.
+    let rising = [(0.2, 0.7), (0.4, 1.0), (0.6, 1.5), (0.8, 1.8)];
+    let (rises, worst) = boundary_rises(&rising);
+    assert!(rises && (worst - 1.2).abs() < 1e-12, "{worst}");
+    assert!(
+        boundary_rises(&[(0.2, 0.7), (0.4, 0.66), (0.6, 1.5)]).0,
+        "−6 % is within 10 %"
+    );
+    let (falls, worst) = boundary_rises(&[(0.2, 1.0), (0.4, 0.8), (0.6, 1.5)]);
+    assert!(!falls && (worst - 0.8).abs() < 1e-12);
+    assert!(!boundary_rises(&[(0.2, 0.7), (0.4, 1.0)]).0);
 }
 
 #[test]
