@@ -7,9 +7,8 @@ use burn::nn::conv::Conv2d;
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::tensor::{Device, Tensor, TensorData};
 use logit_reg_data::real::ImageShape;
-use logit_reg_data::{Stream, stream_rng};
-use rand::RngExt;
 
+use crate::mlp::{LayerShape, uniform_fan_in_init};
 use crate::{Activation, LogitModel, ModelError, RunLinear};
 
 /// Configuration of a [`ConvNet`].
@@ -23,7 +22,7 @@ use crate::{Activation, LogitModel, ModelError, RunLinear};
 ///
 /// Every weight and bias starts as `U(−1/√fan_in, 1/√fan_in)` with `fan_in = c_in · k²` for a
 /// convolution and `F` for the head (PyTorch's `Conv2d` and `Linear` defaults), drawn from the
-/// stream [`Stream::Init`] of `init_seed` with index `first_run + m` for run m, layer by layer
+/// stream [`Stream::Init`](logit_reg_data::Stream::Init) of `init_seed` with index `first_run + m` for run m, layer by layer
 /// (a convolution's weights row-major `[c_out, c_in, k, k]`, then its bias; the head's weights
 /// row-major `[F, K]`, then its bias), so a batch of M runs starts exactly where M separate
 /// single runs would.
@@ -123,21 +122,29 @@ impl ConvNetConfig {
         self.channels.last().copied().unwrap_or(0) * h * w
     }
 
-    /// The `(fan_in, weights per run, biases per run)` of every layer, the head last.
-    fn layer_shapes(&self) -> Vec<(usize, usize, usize)> {
+    /// The sizes of every layer, the head last.
+    fn layer_shapes(&self) -> Vec<LayerShape> {
         let k2 = self.kernel_size * self.kernel_size;
         let mut c_in = self.image.channels;
-        let mut shapes: Vec<(usize, usize, usize)> = self
+        let mut shapes: Vec<LayerShape> = self
             .channels
             .iter()
             .map(|&c_out| {
-                let shape = (c_in * k2, c_out * c_in * k2, c_out);
+                let shape = LayerShape {
+                    fan_in: c_in * k2,
+                    weights: c_out * c_in * k2,
+                    biases: c_out,
+                };
                 c_in = c_out;
                 shape
             })
             .collect();
         let f = self.feature_count();
-        shapes.push((f, f * self.classes, self.classes));
+        shapes.push(LayerShape {
+            fan_in: f,
+            weights: f * self.classes,
+            biases: self.classes,
+        });
         shapes
     }
 
@@ -146,33 +153,10 @@ impl ConvNetConfig {
     /// biases `[M, c_out]` or `[M, K]` (zero where a convolution has none).
     pub fn initial_parameters(&self) -> Vec<LayerParameters> {
         let shapes = self.layer_shapes();
-        let m = self.runs;
-        let mut layers: Vec<LayerParameters> = shapes
-            .iter()
-            .map(|&(_, w, b)| (vec![0.0; m * w], vec![0.0; m * b]))
-            .collect();
         let head = shapes.len() - 1;
-        for run in 0..m {
-            let mut rng = stream_rng(
-                self.init_seed,
-                Stream::Init {
-                    index: self.first_run + run as u64,
-                },
-            );
-            for (l, &(fan_in, nw, nb)) in shapes.iter().enumerate() {
-                let bound = 1.0 / (fan_in as f64).sqrt();
-                let (w, b) = &mut layers[l];
-                for v in &mut w[run * nw..(run + 1) * nw] {
-                    *v = rng.random_range(-bound..bound);
-                }
-                if self.bias || l == head {
-                    for v in &mut b[run * nb..(run + 1) * nb] {
-                        *v = rng.random_range(-bound..bound);
-                    }
-                }
-            }
-        }
-        layers
+        uniform_fan_in_init(self.init_seed, self.first_run, self.runs, &shapes, |l| {
+            self.bias || l == head
+        })
     }
 
     /// Builds the network on `device` (pass an autodiff device to train it).
@@ -307,9 +291,6 @@ impl LogitModel for ConvNet {
     }
 
     fn head(&self) -> Option<(Vec<f64>, Option<Vec<f64>>)> {
-        Some((
-            crate::to_f64_vec(self.head.weight.val()),
-            self.head.bias.as_ref().map(|b| crate::to_f64_vec(b.val())),
-        ))
+        Some(self.head.to_host())
     }
 }

@@ -69,6 +69,15 @@ impl RunLinear {
         }
     }
 
+    /// The weights row-major `[M, in, out]` and the biases `[M, out]` (`None` without), on the
+    /// host: what [`LogitModel::head`] returns for a network whose head this is.
+    pub fn to_host(&self) -> (Vec<f64>, Option<Vec<f64>>) {
+        (
+            crate::to_f64_vec(self.weight.val()),
+            self.bias.as_ref().map(|b| crate::to_f64_vec(b.val())),
+        )
+    }
+
     /// The map of every run on one shared input: a single `[N, in] × [in, M·out]` product.
     ///
     /// # Shapes
@@ -85,6 +94,56 @@ impl RunLinear {
             None => z,
         }
     }
+}
+
+/// The sizes of one layer of a run, for [`uniform_fan_in_init`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LayerShape {
+    /// The layer's fan-in: the bound of its draws is `1/√fan_in`.
+    pub fan_in: usize,
+    /// Weights per run.
+    pub weights: usize,
+    /// Biases per run.
+    pub biases: usize,
+}
+
+/// PyTorch's default initialisation, `U(−1/√fan_in, 1/√fan_in)`, for `runs` runs of a network
+/// with `layers`: run m draws from the stream [`Stream::Init`] of `init_seed` with index
+/// `first_run + m`, layer by layer, its weights and then (where `has_bias(l)`) its biases, so a
+/// batch of M runs starts exactly where M separate single runs would. Returns each layer's
+/// weights and biases, run-major (zero where a layer has no bias).
+pub fn uniform_fan_in_init(
+    init_seed: u64,
+    first_run: u64,
+    runs: usize,
+    layers: &[LayerShape],
+    has_bias: impl Fn(usize) -> bool,
+) -> Vec<(Vec<f64>, Vec<f64>)> {
+    let mut out: Vec<(Vec<f64>, Vec<f64>)> = layers
+        .iter()
+        .map(|s| (vec![0.0; runs * s.weights], vec![0.0; runs * s.biases]))
+        .collect();
+    for run in 0..runs {
+        let mut rng = stream_rng(
+            init_seed,
+            Stream::Init {
+                index: first_run + run as u64,
+            },
+        );
+        for (l, shape) in layers.iter().enumerate() {
+            let bound = 1.0 / (shape.fan_in as f64).sqrt();
+            let (w, b) = &mut out[l];
+            for v in &mut w[run * shape.weights..(run + 1) * shape.weights] {
+                *v = rng.random_range(-bound..bound);
+            }
+            if has_bias(l) {
+                for v in &mut b[run * shape.biases..(run + 1) * shape.biases] {
+                    *v = rng.random_range(-bound..bound);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Configuration of an [`Mlp`].
@@ -160,34 +219,19 @@ impl MlpConfig {
     /// The initial parameters of every layer: weights row-major `[M, in, out]` and biases
     /// `[M, out]` (zero where the layer has none).
     pub fn initial_parameters(&self) -> Vec<(Vec<f64>, Vec<f64>)> {
-        let sizes = self.layer_sizes();
-        let m = self.runs;
-        let mut layers: Vec<(Vec<f64>, Vec<f64>)> = sizes
-            .iter()
-            .map(|&(i, o)| (vec![0.0; m * i * o], vec![0.0; m * o]))
+        let shapes: Vec<LayerShape> = self
+            .layer_sizes()
+            .into_iter()
+            .map(|(i, o)| LayerShape {
+                fan_in: i,
+                weights: i * o,
+                biases: o,
+            })
             .collect();
-        for run in 0..m {
-            let mut rng = stream_rng(
-                self.init_seed,
-                Stream::Init {
-                    index: self.first_run + run as u64,
-                },
-            );
-            let last = sizes.len() - 1;
-            for (l, &(i, o)) in sizes.iter().enumerate() {
-                let bound = 1.0 / (i as f64).sqrt();
-                let (w, b) = &mut layers[l];
-                for v in &mut w[run * i * o..(run + 1) * i * o] {
-                    *v = rng.random_range(-bound..bound);
-                }
-                if self.bias || l == last {
-                    for v in &mut b[run * o..(run + 1) * o] {
-                        *v = rng.random_range(-bound..bound);
-                    }
-                }
-            }
-        }
-        layers
+        let last = shapes.len() - 1;
+        uniform_fan_in_init(self.init_seed, self.first_run, self.runs, &shapes, |l| {
+            self.bias || l == last
+        })
     }
 
     /// Builds the network on `device` (pass an autodiff device to train it).
@@ -276,10 +320,6 @@ impl LogitModel for Mlp {
     }
 
     fn head(&self) -> Option<(Vec<f64>, Option<Vec<f64>>)> {
-        let head = &self.layers[self.layers.len() - 1];
-        Some((
-            crate::to_f64_vec(head.weight.val()),
-            head.bias.as_ref().map(|b| crate::to_f64_vec(b.val())),
-        ))
+        Some(self.layers[self.layers.len() - 1].to_host())
     }
 }

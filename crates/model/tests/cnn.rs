@@ -3,37 +3,18 @@
 //! flatten, head), its gradient against central finite differences of that host pass, and the
 //! batch of M runs (a shared first convolution, then grouped ones) against M single runs.
 
-use burn::tensor::{Device, Tensor, TensorData};
-use logit_reg_data::real::ImageShape;
-use logit_reg_model::{
-    Activation, Backend, ConvNetConfig, LogitModel, ModelError, Precision, make_device, to_f64_vec,
-};
+mod common;
 
-fn device() -> Device {
-    make_device(Backend::Flex, Precision::F64).expect("flex f64")
-}
+use burn::tensor::{Tensor, TensorData};
+use common::{act, assert_gradient, device, inputs, logit_weights};
+use logit_reg_data::real::ImageShape;
+use logit_reg_model::{Activation, ConvNetConfig, LogitModel, ModelError, to_f64_vec};
 
 fn image(channels: usize, height: usize, width: usize) -> ImageShape {
     ImageShape {
         channels,
         height,
         width,
-    }
-}
-
-/// Inputs `[n, d]`, value `sin(1 + 0.7 i + 1.3 j)`: no two pixels tie, so max pooling has a
-/// unique maximum and the network is differentiable at these inputs.
-fn inputs(n: usize, d: usize) -> Vec<f64> {
-    (0..n * d)
-        .map(|k| (1.0 + 0.7 * (k / d) as f64 + 1.3 * (k % d) as f64).sin())
-        .collect()
-}
-
-fn act(a: Activation, v: f64) -> f64 {
-    match a {
-        Activation::Relu => v.max(0.0),
-        Activation::Gelu => 0.5 * v * (1.0 + libm::erf(v / std::f64::consts::SQRT_2)),
-        Activation::Tanh => v.tanh(),
     }
 }
 
@@ -182,9 +163,7 @@ fn gradient_matches_central_finite_differences() {
     let cfg = config(Activation::Tanh);
     let params = cfg.initial_parameters();
     let x = inputs(n, 60);
-    let a: Vec<f64> = (0..n * 2 * 3)
-        .map(|k| ((k * 37 % 11) as f64 - 5.0) / 5.0)
-        .collect();
+    let a = logit_weights(n * 2 * 3);
     let loss = |p: &[(Vec<f64>, Vec<f64>)]| -> f64 {
         host_forward(&cfg, p, &x, n)
             .iter()
@@ -196,26 +175,8 @@ fn gradient_matches_central_finite_differences() {
     let xt = Tensor::<2>::from_data(TensorData::new(x.clone(), [n, 60]), &dev);
     let at = Tensor::<3>::from_data(TensorData::new(a.clone(), [n, 2, 3]), &dev);
     let grads = (model.logits(xt) * at).sum().backward();
-    let h = 1e-6;
     let check = |layer: usize, bias: bool, g: &[f64], entries: &[usize]| {
-        for &e in entries {
-            let bump = |delta: f64| {
-                let mut p = params.clone();
-                if bias {
-                    p[layer].1[e] += delta;
-                } else {
-                    p[layer].0[e] += delta;
-                }
-                loss(&p)
-            };
-            let fd = (bump(h) - bump(-h)) / (2.0 * h);
-            assert!(
-                (g[e] - fd).abs() < 1e-7,
-                "layer {layer} {} {e}: {} vs {fd}",
-                if bias { "bias" } else { "weight" },
-                g[e]
-            );
-        }
+        assert_gradient(loss, &params, layer, bias, g, entries)
     };
     // Run 1's entries too: the grouped convolution must route each run's gradient to it.
     let w0 = to_f64_vec(model.convs[0].weight.grad(&grads).expect("grad"));

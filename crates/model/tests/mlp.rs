@@ -3,31 +3,13 @@
 //! pass, the batch of M runs against M single runs, and the linear classifier's view of its
 //! features and head.
 
-use burn::tensor::{Device, Tensor, TensorData};
+mod common;
+
+use burn::tensor::{Tensor, TensorData};
+use common::{act, assert_gradient, device, inputs, logit_weights};
 use logit_reg_model::{
-    Activation, Backend, LinearClassifierConfig, LogitModel, MlpConfig, ModelError, Precision,
-    make_device, to_f64_vec,
+    Activation, LinearClassifierConfig, LogitModel, MlpConfig, ModelError, to_f64_vec,
 };
-
-fn device() -> Device {
-    make_device(Backend::Flex, Precision::F64).expect("flex f64")
-}
-
-/// Inputs `[n, d]`, value `sin(1 + 0.7 i + 1.3 j)`.
-fn inputs(n: usize, d: usize) -> Vec<f64> {
-    (0..n * d)
-        .map(|k| (1.0 + 0.7 * (k / d) as f64 + 1.3 * (k % d) as f64).sin())
-        .collect()
-}
-
-fn act(a: Activation, v: f64) -> f64 {
-    match a {
-        Activation::Relu => v.max(0.0),
-        // x Φ(x) with Φ through erf, as Burn's exact gelu.
-        Activation::Gelu => 0.5 * v * (1.0 + libm::erf(v / std::f64::consts::SQRT_2)),
-        Activation::Tanh => v.tanh(),
-    }
-}
 
 /// The logits `[n, M, K]` of `config`'s network with parameters `params` (as
 /// `initial_parameters` lays them out), by plain loops.
@@ -100,9 +82,7 @@ fn gradient_matches_central_finite_differences() {
     let cfg = config(Activation::Tanh);
     let params = cfg.initial_parameters();
     let x = inputs(n, 4);
-    let a: Vec<f64> = (0..n * 2 * 3)
-        .map(|k| ((k * 37 % 11) as f64 - 5.0) / 5.0)
-        .collect();
+    let a = logit_weights(n * 2 * 3);
     let loss = |p: &[(Vec<f64>, Vec<f64>)]| -> f64 {
         host_forward(&cfg, p, &x, n)
             .iter()
@@ -114,25 +94,13 @@ fn gradient_matches_central_finite_differences() {
     let xt = Tensor::<2>::from_data(TensorData::new(x.clone(), [n, 4]), &dev);
     let at = Tensor::<3>::from_data(TensorData::new(a.clone(), [n, 2, 3]), &dev);
     let grads = (model.logits(xt) * at).sum().backward();
-    let h = 1e-6;
     for (layer, entries) in [
         (0usize, [0usize, 13, 47]),
         (1, [2, 29, 55]),
         (2, [0, 7, 29]),
     ] {
         let g = to_f64_vec(model.layers[layer].weight.grad(&grads).expect("grad"));
-        for &e in &entries {
-            let mut plus = params.clone();
-            plus[layer].0[e] += h;
-            let mut minus = params.clone();
-            minus[layer].0[e] -= h;
-            let fd = (loss(&plus) - loss(&minus)) / (2.0 * h);
-            assert!(
-                (g[e] - fd).abs() < 1e-7,
-                "layer {layer} entry {e}: {} vs {fd}",
-                g[e]
-            );
-        }
+        assert_gradient(loss, &params, layer, false, &g, &entries);
     }
     let gb = to_f64_vec(
         model.layers[2]
@@ -142,12 +110,7 @@ fn gradient_matches_central_finite_differences() {
             .grad(&grads)
             .expect("grad"),
     );
-    let mut plus = params.clone();
-    plus[2].1[4] += h;
-    let mut minus = params.clone();
-    minus[2].1[4] -= h;
-    let fd = (loss(&plus) - loss(&minus)) / (2.0 * h);
-    assert!((gb[4] - fd).abs() < 1e-7, "head bias: {} vs {fd}", gb[4]);
+    assert_gradient(loss, &params, 2, true, &gb, &[4]);
 }
 
 #[test]

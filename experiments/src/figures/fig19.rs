@@ -72,8 +72,8 @@ fn analyse(parts: &Parts) -> Result<Analysis, ExperimentError> {
             slopes.push(bi);
         }
     }
-    let (_, se_b, _) = mean_std(&slopes);
-    let (_, se_a, _) = mean_std(&intercepts);
+    let (_, sd_b, _) = mean_std(&slopes);
+    let (_, sd_a, _) = mean_std(&intercepts);
     let points: Vec<Point> = per_x
         .iter()
         .map(|(k, v)| {
@@ -123,13 +123,13 @@ fn analyse(parts: &Parts) -> Result<Analysis, ExperimentError> {
     ]);
     a.rows.push(vec![
         "slope".into(),
-        pm(b, se_b),
+        pm(b, sd_b),
         num(c2),
         format!("{:+.1}%", 100.0 * (b - c2) / c2),
     ]);
     a.rows.push(vec![
         "intercept".into(),
-        pm(a0, se_a),
+        pm(a0, sd_a),
         "1".into(),
         num(a0 - 1.0),
     ]);
@@ -146,12 +146,12 @@ fn analyse(parts: &Parts) -> Result<Analysis, ExperimentError> {
     ));
     a.checks.push(Check::new(
         "intercept within 0.1 of 1",
-        pm(a0, se_a),
+        pm(a0, sd_a),
         (a0 - 1.0).abs() <= 0.1,
     ));
     a.checks.push(Check::new(
         "slope within 20% of this project's closed-form C² (not a claim of the paper)",
-        format!("{} vs {}", pm(b, se_b), num(c2)),
+        format!("{} vs {}", pm(b, sd_b), num(c2)),
         ((b - c2) / c2).abs() <= 0.2,
     ));
     a.notes.push(format!(

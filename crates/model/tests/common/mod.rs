@@ -1,5 +1,7 @@
 //! Shared helpers of the model tests: seeded random problems and analytic gradients written
-//! with plain `f64` loops, independent of Burn.
+//! with plain `f64` loops, independent of Burn; and, for the network tests (`mlp.rs`,
+//! `cnn.rs`), the device, deterministic inputs, the activations written out and the
+//! finite-difference check of a gradient.
 
 #![allow(dead_code)]
 
@@ -326,5 +328,72 @@ pub fn check_every_backend(precision: logit_reg_model::Precision, tol: f64) {
         let worst = check_all_gradients(&device, tol);
         eprintln!("{}: worst relative error {worst:e}", backend.name());
         assert!(worst.is_finite());
+    }
+}
+
+// ---- The network tests.
+
+use logit_reg_model::{Activation, Backend, Precision, make_device};
+
+/// A network's parameters as `initial_parameters` lays them out: per layer, weights and biases.
+pub type Parameters = [(Vec<f64>, Vec<f64>)];
+
+pub fn device() -> Device {
+    make_device(Backend::Flex, Precision::F64).expect("flex f64")
+}
+
+/// Inputs `[n, d]`, value `sin(1 + 0.7 i + 1.3 j)`: no two pixels tie, so a max pool has a
+/// unique maximum and the networks are differentiable at these inputs.
+pub fn inputs(n: usize, d: usize) -> Vec<f64> {
+    (0..n * d)
+        .map(|k| (1.0 + 0.7 * (k / d) as f64 + 1.3 * (k % d) as f64).sin())
+        .collect()
+}
+
+pub fn act(a: Activation, v: f64) -> f64 {
+    match a {
+        Activation::Relu => v.max(0.0),
+        // x Φ(x) with Φ through erf, as Burn's exact gelu.
+        Activation::Gelu => 0.5 * v * (1.0 + libm::erf(v / std::f64::consts::SQRT_2)),
+        Activation::Tanh => v.tanh(),
+    }
+}
+
+/// Fixed weights `a` of the test loss `Σ a_k z_k` (any smooth function of the logits checks the
+/// chain rule), in [−1, 1].
+pub fn logit_weights(len: usize) -> Vec<f64> {
+    (0..len)
+        .map(|k| ((k * 37 % 11) as f64 - 5.0) / 5.0)
+        .collect()
+}
+
+/// Asserts that `gradient[e]` (of layer `layer`'s weights, or biases when `bias`) equals the
+/// central difference of `loss` at `params` with step 1e-6, to 1e-7, for each entry `e`.
+pub fn assert_gradient(
+    loss: impl Fn(&Parameters) -> f64,
+    params: &Parameters,
+    layer: usize,
+    bias: bool,
+    gradient: &[f64],
+    entries: &[usize],
+) {
+    let h = 1e-6;
+    for &e in entries {
+        let bump = |delta: f64| {
+            let mut p = params.to_vec();
+            if bias {
+                p[layer].1[e] += delta;
+            } else {
+                p[layer].0[e] += delta;
+            }
+            loss(&p)
+        };
+        let fd = (bump(h) - bump(-h)) / (2.0 * h);
+        assert!(
+            (gradient[e] - fd).abs() < 1e-7,
+            "layer {layer} {} {e}: {} vs {fd}",
+            if bias { "bias" } else { "weight" },
+            gradient[e]
+        );
     }
 }
