@@ -7,8 +7,10 @@
 
 use std::path::PathBuf;
 
-use experiments::figures::fig06::{boundary_rises, helps_boundary};
-use experiments::figures::fig16::threshold;
+use experiments::figures::fig06::{
+    PHASE_GRID_RATIO, PHASE_SIGMA_N, boundary_rises, helps_boundary, phase_sigma_ns,
+};
+use experiments::figures::fig16::{PENALTY_AGREEMENT, largest_gap, random_start_std, threshold};
 use experiments::figures::plot::{Panel, Point, Series, Style, write_figure};
 use experiments::figures::report::{
     Check, FigureOutcome, Verdict, figure_report, reproduction_report,
@@ -72,7 +74,7 @@ fn smoke(id: u32) {
     assert!(outcome.train_seconds > 0.0);
     assert_eq!(
         again.train_seconds, outcome.train_seconds,
-        "read from the same batches"
+        "figure {id}: read from the same batches"
     );
 }
 
@@ -220,6 +222,34 @@ fn threshold_and_boundary_estimators_on_hand_made_curves() {
     let (falls, worst) = boundary_rises(&[(0.2, 1.0), (0.4, 0.8), (0.6, 1.5)]);
     assert!(!falls && (worst - 0.8).abs() < 1e-12);
     assert!(!boundary_rises(&[(0.2, 0.7), (0.4, 1.0)]).0);
+    // The phase diagrams' σ_n grid keeps the paper's points and, over [0.4, 3], is fine enough
+    // that half a step (√ratio in log) is below the criterion's 10 %.
+    let grid = phase_sigma_ns();
+    assert!(PHASE_SIGMA_N.iter().all(|p| grid.contains(p)));
+    assert!(PHASE_GRID_RATIO.sqrt() < 1.1);
+    for w in grid.windows(2).filter(|w| w[0] >= 0.4 && w[1] <= 3.0) {
+        assert!(w[1] / w[0] <= PHASE_GRID_RATIO, "{} → {}", w[0], w[1]);
+    }
+}
+
+#[test]
+fn label_smoothing_against_quadratic_criterion_fails_on_a_made_up_gap() {
+    // Two accuracy curves over λ that agree to 0.005 except at λ = 0.9, where the made-up
+    // label-smoothing curve is 0.05 lower: the criterion must name that λ and fail.
+    let quadratic = [(0.3, 0.95), (0.6, 0.90), (0.9, 0.80), (1.2, 0.70)];
+    let close = [(0.3, 0.952), (0.6, 0.895), (0.9, 0.801), (1.2, 0.70)];
+    let (gap, at) = largest_gap(&quadratic, &close);
+    assert!((gap - 0.005).abs() < 1e-12 && (at - 0.6).abs() < 1e-12);
+    assert!(gap <= PENALTY_AGREEMENT);
+    let wrong = [(0.3, 0.952), (0.6, 0.895), (0.9, 0.75), (1.2, 0.70)];
+    let (gap, at) = largest_gap(&quadratic, &wrong);
+    assert!((gap - 0.05).abs() < 1e-12 && (at - 0.9).abs() < 1e-12);
+    assert!(gap > PENALTY_AGREEMENT);
+    // Only shared λ count; none shared gives NaN, which fails any `<=` criterion.
+    let (gap, _) = largest_gap(&quadratic, &[(0.45, 0.0)]);
+    assert!(gap.is_nan());
+    // The random start of figure 16: s = 1/√N, so that ‖S₀‖² = d s² = λ has mean 1 at λ = 1.
+    assert!((random_start_std(2000) - 1.0 / 2000f64.sqrt()).abs() < 1e-15);
 }
 
 #[test]

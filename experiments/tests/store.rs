@@ -309,3 +309,28 @@ fn bad_shard_tasks_and_out_flags_exit_2_naming_the_flag() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("--out"), "{}", text(&o));
 }
+
+#[test]
+fn a_resumed_sweep_keeps_batches_whose_floats_need_all_17_digits() {
+    // η = 0.25/2.3² (the phase diagrams' learning rate at σ_n = 2.3) needs all 17 significant
+    // digits, 0.047258979206049156; read back without correct rounding, the stored config
+    // differed from the sweep's in the last bit and every such batch was trained again.
+    let dir = TempDir::new("floats");
+    let lr = 0.25 / (2.3f64 * 2.3);
+    let spec = write_spec(
+        &dir.0,
+        "floats.toml",
+        &format!(
+            "[base]\ndata = {{ d = 10, n = 20, n_test = 50 }}\n\
+             train = {{ steps = 5, log_points = 2, lr = {lr:?} }}\n[grid]\nseed = [1, 2]\n"
+        ),
+    );
+    let out = dir.0.join("out");
+    let out = out.to_str().expect("test step succeeds");
+    let first = output(&sweep_args(&spec, out, None));
+    assert!(first.status.success(), "{}", text(&first));
+    assert_eq!(trained(&first), 2);
+    let again = output(&sweep_args(&spec, out, None));
+    assert!(again.status.success(), "{}", text(&again));
+    assert_eq!(trained(&again), 0, "{}", text(&again));
+}

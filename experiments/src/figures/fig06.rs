@@ -26,6 +26,26 @@ pub(super) const FIGURE: Figure = Figure {
 
 /// The paper's σ_n grid of the phase diagrams (figs 6, 15), log-spaced over [0.1, 6].
 pub const PHASE_SIGMA_N: [f64; 10] = [0.1, 0.2, 0.4, 0.7, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0];
+
+/// The σ_n added to [`PHASE_SIGMA_N`] over [0.4, 3], where the boundaries lie, so that no two
+/// neighbours there are more than a factor 1.2 apart: half a step in log σ_n is then below
+/// the 10 % of the boundary criterion ([`boundary_rises`]).
+pub const PHASE_SIGMA_N_FINE: [f64; 10] =
+    [0.47, 0.55, 0.62, 0.82, 0.92, 1.12, 1.3, 1.75, 2.3, 2.65];
+
+/// The largest ratio of neighbours allowed in the refined part of the σ_n grid.
+pub const PHASE_GRID_RATIO: f64 = 1.2;
+
+/// The σ_n grid of the phase diagrams: the paper's and the refinement, sorted.
+pub fn phase_sigma_ns() -> Vec<f64> {
+    let mut all: Vec<f64> = PHASE_SIGMA_N
+        .iter()
+        .chain(PHASE_SIGMA_N_FINE.iter())
+        .copied()
+        .collect();
+    all.sort_by(f64::total_cmp);
+    all
+}
 /// The σ_f grid of the phase diagrams, over [0, 0.95].
 pub const PHASE_SIGMA_F: [f64; 6] = [0.0, 0.2, 0.4, 0.6, 0.8, 0.95];
 
@@ -44,7 +64,7 @@ pub(super) fn phase_parts(scale: Scale, paper_d: usize) -> Result<Vec<Part>, Exp
     Ok([
         sigma_n_parts(
             "gd-",
-            &PHASE_SIGMA_N,
+            &phase_sigma_ns(),
             &format!(
                 "[base]\ndata = {{ d = {d}, n = {n}, sigma_n = {{sigma_n}}, noise_draws = \"per-sigma-n\" }}\n\
                  loss = {{ penalty = \"none\", alpha = 0.0 }}\n\
@@ -56,7 +76,7 @@ pub(super) fn phase_parts(scale: Scale, paper_d: usize) -> Result<Vec<Part>, Exp
         )?,
         sigma_n_parts(
             "newton-",
-            &PHASE_SIGMA_N,
+            &phase_sigma_ns(),
             &format!(
                 "[base]\ndata = {{ d = {d}, n = {n}, sigma_n = {{sigma_n}}, noise_draws = \"per-sigma-n\" }}\n\
                  loss = {{ penalty = \"quadratic\", alpha = 0.4 }}\n\
@@ -309,6 +329,6 @@ pub(super) fn analyse_phase(parts: &Parts) -> Result<Analysis, ExperimentError> 
         theory_gaps.join("; "),
         theory_ok,
     ));
-    a.notes.push("Δ = test accuracy(α = 0.4) − test accuracy(α = 0), mean over seeds; σ_n* is where the gain turns positive for the last time along σ_n (log-interpolated), computed per seed: first from the population accuracies of Eq. 5 (`eq5_accuracy`, exact for the trained weights, no test-set noise), then from the test accuracies as the check. The boundary panel plots the Eq. 5 estimate. The σ_n grid is the paper's (10 points over [0.1, 6]); the boundary is interpolated between them.".into());
+    a.notes.push("Δ = test accuracy(α = 0.4) − test accuracy(α = 0), mean over seeds; σ_n* is where the gain turns positive for the last time along σ_n (log-interpolated), computed per seed: first from the population accuracies of Eq. 5 (`eq5_accuracy`, exact for the trained weights, no test-set noise), then from the test accuracies as the check. The boundary panel plots the Eq. 5 estimate. The σ_n grid is the paper's (10 points over [0.1, 6]) with 10 more over [0.4, 3], so that neighbours there are at most a factor 1.2 apart (half a step in log σ_n below the criterion's 10 %); the boundary is interpolated between them.".into());
     Ok(a)
 }

@@ -93,7 +93,7 @@ fn analyse(parts: &Parts) -> Result<Analysis, ExperimentError> {
                     acc.clone(),
                 ));
             }
-            let (m, u, _) = threshold_over_seeds(&runs, n, THRESHOLD_LEVEL);
+            let (m, u, _) = threshold_over_seeds(&runs, n, "test_accuracy", THRESHOLD_LEVEL);
             let near = |l: f64| {
                 acc.iter()
                     .min_by(|a, b| (a.x - l).abs().total_cmp(&(b.x - l).abs()))
