@@ -199,7 +199,6 @@ pub struct Analysis {
     pub notes: Vec<String>,
 }
 
-/// The parts of a figure by name.
 impl Analysis {
     /// An empty analysis whose figure has `columns` panels per row.
     pub fn with_columns(columns: usize) -> Self {
