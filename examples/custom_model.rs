@@ -143,6 +143,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         seed: 0,
         engine: EngineName::Burn,
         threads: 0,
+        fused_kernel: Default::default(),
     };
     let measure = MeasureSpec {
         log_points: 30,

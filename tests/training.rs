@@ -46,6 +46,7 @@ fn spec(
         seed: 0,
         engine: EngineName::Burn,
         threads: 0,
+        fused_kernel: Default::default(),
     }
 }
 

@@ -13,6 +13,7 @@ use burn::tensor::{Device, Tensor};
 use logit_reg_data::{LabelScheme, Noise, SignalPlusNoise};
 use logit_reg_model::{LinearClassifierConfig, LogitRegularizedLoss, Quadratic};
 
+use logit_reg_train::fused::FusedKernel;
 use logit_reg_train::{EngineName, Objective, OptimizerName, Problem, TrainSpec, train};
 
 use crate::ExperimentError;
@@ -62,6 +63,8 @@ pub struct StepBench {
     pub iters: u64,
     /// The engine: `Burn` or `Fused` (`Auto` picks as in training).
     pub engine: EngineName,
+    /// The fused engine's kernel (`Auto`: by the number of runs).
+    pub kernel: FusedKernel,
 }
 
 /// Times `bench.iters` GD steps (after `bench.warmup` steps) of M runs at (N, d) on the
@@ -80,6 +83,7 @@ pub fn time_gd_step(
         warmup,
         iters,
         engine,
+        kernel,
     } = bench;
     let model = SignalPlusNoise {
         d,
@@ -115,6 +119,7 @@ pub fn time_gd_step(
         seed: 0,
         engine,
         threads: 0,
+        fused_kernel: kernel,
     };
     let ((_, outcome), secs) = timed_steps(classifier, &problem, &objective, &spec, warmup, |m| {
         m.weight.val().sum()
@@ -282,6 +287,7 @@ pub fn time_network_step(device: &Device, bench: &NetworkBench) -> Result<f64, E
         seed: 0,
         engine: EngineName::Burn,
         threads: 0,
+        fused_kernel: Default::default(),
     };
     let secs = match &bench.network {
         BenchNetwork::Mlp { hidden, .. } => {

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use logit_reg_model::{Backend, Precision};
 use logit_reg_train::EngineName;
+use logit_reg_train::fused::FusedKernel;
 
 use crate::ExperimentError;
 use crate::config::{RunConfig, fields_help};
@@ -58,15 +59,32 @@ impl From<DtypeArg> for Precision {
 pub enum EngineArg {
     /// Burn's autodiff loop.
     Burn,
-    /// The fused host engine.
+    /// The fused host engine, its kernel chosen by the number of runs.
     Fused,
+    /// The fused host engine with the pipelined kernel.
+    FusedPipelined,
+    /// The fused host engine with the blocked (GEMM) kernel.
+    FusedBlocked,
 }
 
-impl From<EngineArg> for EngineName {
-    fn from(arg: EngineArg) -> Self {
-        match arg {
-            EngineArg::Burn => EngineName::Burn,
-            EngineArg::Fused => EngineName::Fused,
+impl EngineArg {
+    /// The engine and the fused kernel this choice times.
+    pub fn engine(self) -> (EngineName, FusedKernel) {
+        match self {
+            EngineArg::Burn => (EngineName::Burn, FusedKernel::Auto),
+            EngineArg::Fused => (EngineName::Fused, FusedKernel::Auto),
+            EngineArg::FusedPipelined => (EngineName::Fused, FusedKernel::Pipelined),
+            EngineArg::FusedBlocked => (EngineName::Fused, FusedKernel::Blocked),
+        }
+    }
+
+    /// The name on the command line and in the printed table.
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineArg::Burn => "burn",
+            EngineArg::Fused => "fused",
+            EngineArg::FusedPipelined => "fused-pipelined",
+            EngineArg::FusedBlocked => "fused-blocked",
         }
     }
 }
@@ -599,7 +617,7 @@ fn run_bench(args: &BenchArgs) -> Result<(), ExperimentError> {
     if args.iters == 0 {
         return Err(ExperimentError::invalid("--iters", "0", ">= 1"));
     }
-    let engines: Vec<EngineName> = args.engines.iter().map(|&e| e.into()).collect();
+    let engines = &args.engines;
     let device = logit_reg_model::make_device(backend, precision)
         .map_err(ExperimentError::model)?
         .autodiff();
@@ -621,7 +639,7 @@ fn run_bench(args: &BenchArgs) -> Result<(), ExperimentError> {
         args.iters,
         args.warmup
     );
-    if !backend.is_cpu() && engines.contains(&EngineName::Fused) {
+    if !backend.is_cpu() && engines.iter().any(|e| e.engine().0 == EngineName::Fused) {
         eprintln!(
             "note: the fused engine computes on the host CPU whatever --backend says; time \
              --engines burn to measure {name}"
@@ -632,7 +650,8 @@ fn run_bench(args: &BenchArgs) -> Result<(), ExperimentError> {
     for &(n, d) in &args.sizes {
         for &m in &args.runs {
             let m = m as usize;
-            for &engine in &engines {
+            for &choice in engines {
+                let (engine, kernel) = choice.engine();
                 let bench = StepBench {
                     n,
                     d,
@@ -640,12 +659,13 @@ fn run_bench(args: &BenchArgs) -> Result<(), ExperimentError> {
                     warmup: args.warmup,
                     iters: args.iters,
                     engine,
+                    kernel,
                 };
                 let t = time_gd_step(&device, bench, bytes)?;
                 let passes = if t.engine == EngineName::Fused { 1 } else { 2 };
                 println!(
                     "| {} | {n} | {d} | {m} | {:.3} | {passes} | {:.1} | {:.1} |",
-                    t.engine.name(),
+                    choice.name(),
                     t.ms_per_step,
                     t.gb_per_s,
                     t.gflop_per_s

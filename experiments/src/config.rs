@@ -9,6 +9,7 @@ use std::path::Path;
 use logit_reg_data::real::SplitMode;
 use logit_reg_data::{LabelScheme, MultiClassSignalNoise, Noise, SignalPlusNoise, TScale};
 use logit_reg_model::{Activation, Backend, DataTerm, PenaltyKind, Precision};
+use logit_reg_train::fused::FusedKernel;
 pub use logit_reg_train::{EngineName, OptimizerName};
 use serde::{Deserialize, Serialize};
 
@@ -287,6 +288,8 @@ pub struct TrainConfig {
     /// Threads of the fused engine (0: the available cores, at most 8); results do not depend
     /// on it.
     pub threads: usize,
+    /// The fused engine's kernel: auto (default; blocked from 16 runs on), pipelined or blocked.
+    pub fused_kernel: FusedKernel,
     /// Learning rate, one value or one per run.
     pub lr: PerRun,
     /// Maximum number of steps (replaced by `epochs` when that is > 0).
@@ -323,6 +326,7 @@ impl Default for TrainConfig {
             optimizer: OptimizerName::Gd,
             engine: EngineName::Auto,
             threads: 0,
+            fused_kernel: FusedKernel::Auto,
             lr: PerRun::One(0.1),
             steps: 20_000,
             epochs: 0,
@@ -579,6 +583,10 @@ pub const FIELDS: &[(&str, &str)] = &[
     (
         "train.threads",
         "threads of the fused engine, 0 = the available cores (at most 8); results do not depend on it",
+    ),
+    (
+        "train.fused_kernel",
+        "auto (blocked from 16 runs on, else pipelined) | pipelined (matrix-vector, fastest for 1-2 runs) | blocked (GEMM per block of 32 rows); the two agree to rounding",
     ),
     (
         "train.lr",
@@ -910,6 +918,13 @@ impl RunConfig {
                     "> 0 for every run with train.optimizer = newton (α = 0 has no finite minimiser)",
                 ));
             }
+        }
+        if t.engine == EngineName::Burn && t.fused_kernel != FusedKernel::Auto {
+            return Err(ExperimentError::invalid(
+                "train.fused_kernel",
+                t.fused_kernel.name(),
+                "auto with train.engine = burn (the kernel is the fused engine's)",
+            ));
         }
         if t.engine == EngineName::Fused && (t.optimizer != OptimizerName::Gd || !self.is_binary())
         {

@@ -158,6 +158,7 @@ fn embed_with_mlp(
         seed: config.seed,
         engine: EngineName::Burn,
         threads: 0,
+        fused_kernel: Default::default(),
     };
     let (model, _) = train(model, &problem, &objective, &spec, |_| false, |_| {})?;
     Ok(to_f64_vec(

@@ -135,6 +135,7 @@ pub fn train_spec(config: &RunConfig) -> Result<TrainSpec, ExperimentError> {
         seed: config.seed,
         engine: resolve_engine(config),
         threads: config.train.threads,
+        fused_kernel: config.train.fused_kernel,
     })
 }
 

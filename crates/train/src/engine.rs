@@ -249,6 +249,7 @@ fn fused_setup<'p, M: LogitModel>(
             weight_decay: *weight_decay,
             sum_data_term: *sum_data_term,
             threads: spec.threads,
+            kernel: spec.fused_kernel,
         },
     })
 }

@@ -38,6 +38,7 @@
 //! let spec = TrainSpec {
 //!     optimizer: OptimizerName::Gd, lr: vec![0.1, 0.1], steps: 200, batch_size: 60,
 //!     grad_tol: 0.0, adam: (0.9, 0.999, 1e-8), seed: 0, engine: EngineName::Auto, threads: 0,
+//!     fused_kernel: Default::default(),
 //! };
 //! let measure = MeasureSpec { log_points: 10, histogram_steps: vec![], histogram_bins: 10, save_logits: false };
 //! let ctx = MetricContext::new(alphas, Some(Arc::new(Quadratic)), None, 1)?;

@@ -90,4 +90,6 @@ pub struct TrainSpec {
     pub engine: EngineName,
     /// Threads of the fused engine (0: the available cores).
     pub threads: usize,
+    /// The fused engine's kernel (`Auto`: by the number of runs).
+    pub fused_kernel: crate::fused::FusedKernel,
 }

@@ -1,7 +1,8 @@
-//! The fused host engine against the Burn autodiff loop (the reference): the same GD steps to
-//! rounding, in f64 (flex) and f32 (ndarray, so that both precisions live in one process), with
-//! every loss term the engine handles; the same divergence and convergence decisions; errors
-//! bit-identical results on one thread and on many.
+//! The fused host engine, with each of its kernels (pipelined and blocked), against the Burn
+//! autodiff loop (the reference): the same GD steps to rounding, in f64 (flex) and f32
+//! (ndarray, so that both precisions live in one process), with every loss term the engine
+//! handles; the same divergence and convergence decisions; bit-identical results on one thread
+//! and on many.
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use logit_reg_model::{
     Backend, LabelSmoothing, LinearClassifierConfig, LogitRegularizedLoss, Precision, Quadratic,
     make_device,
 };
+use logit_reg_train::fused::FusedKernel;
 use logit_reg_train::{
     EngineName, Objective, OptimizerName, Problem, TrainOutcome, TrainSpec, train,
 };
@@ -28,6 +30,7 @@ fn f32_device() -> Device {
 }
 
 /// One training of `runs` runs from a small random start (so that no run starts at the origin).
+#[derive(Clone)]
 struct Case {
     n: usize,
     d: usize,
@@ -39,7 +42,11 @@ struct Case {
     steps: u64,
     grad_tol: f64,
     threads: usize,
+    kernel: FusedKernel,
 }
+
+/// The fused engine's kernels, each tested on its own.
+const KERNELS: [FusedKernel; 2] = [FusedKernel::Pipelined, FusedKernel::Blocked];
 
 impl Case {
     fn new(alpha: &[f64], lr: &[f64]) -> Self {
@@ -54,6 +61,7 @@ impl Case {
             steps: 150,
             grad_tol: 0.0,
             threads: 0,
+            kernel: FusedKernel::Auto,
         }
     }
 
@@ -98,6 +106,7 @@ impl Case {
             seed: 0,
             engine,
             threads: self.threads,
+            fused_kernel: self.kernel,
         };
         let mut seen = Vec::new();
         let (trained, outcome) = train(
@@ -123,13 +132,23 @@ fn max_rel(a: &[f64], b: &[f64]) -> f64 {
         .fold(0.0, f64::max)
 }
 
+/// Both fused kernels against the Burn engine on `case`.
 fn assert_engines_agree(case: &Case, device: &Device, tol: f64) {
+    for kernel in KERNELS {
+        let mut case = case.clone();
+        case.kernel = kernel;
+        assert_kernel_agrees(&case, device, tol);
+    }
+}
+
+fn assert_kernel_agrees(case: &Case, device: &Device, tol: f64) {
     let (w_burn, seen_burn, out_burn) = case.train(device, EngineName::Burn);
     let (w_fused, seen_fused, out_fused) = case.train(device, EngineName::Fused);
     let weights = max_rel(&w_fused, &w_burn);
     assert!(
         weights <= tol,
-        "weights differ by {weights:e} (tol {tol:e})"
+        "{:?}: weights differ by {weights:e} (tol {tol:e})",
+        case.kernel
     );
     assert_eq!(seen_burn.len(), seen_fused.len(), "logging steps");
     for (b, f) in seen_burn.iter().zip(&seen_fused) {
@@ -188,27 +207,32 @@ fn both_engines_stop_at_the_same_divergence_and_convergence() {
     let mut blow = Case::new(&[0.5, 0.5], &[40.0, 0.1]);
     blow.steps = 2000;
     let (_, _, burn) = blow.train(&dev, EngineName::Burn);
-    let (_, _, fused) = blow.train(&dev, EngineName::Fused);
     let step_of = |o: &TrainOutcome, run: usize| o.diverged[run].map(|(s, _)| s);
     assert!(step_of(&burn, 0).is_some(), "run 0 diverges: {burn:?}");
-    assert_eq!(step_of(&burn, 0), step_of(&fused, 0));
-    assert_eq!(step_of(&fused, 1), None);
-    assert!(
-        !fused.diverged[0]
-            .map(|(_, v)| v.is_finite())
-            .unwrap_or(true)
-    );
     // A gradient tolerance: both stop at the same step, with norms below it.
     let mut tol = Case::new(&[0.3, 0.5], &[0.5, 0.5]);
     tol.steps = 20_000;
     tol.grad_tol = 1e-6;
-    let (_, _, burn) = tol.train(&dev, EngineName::Burn);
-    let (_, _, fused) = tol.train(&dev, EngineName::Fused);
-    assert!(burn.converged && fused.converged);
-    assert_eq!(burn.steps, fused.steps);
-    assert!(burn.steps < 20_000 && burn.steps > 10);
-    let norms = fused.gradient_norms.expect("norms");
-    assert!(norms.iter().all(|&g| g <= 1e-6), "{norms:?}");
+    let (_, _, burn_tol) = tol.train(&dev, EngineName::Burn);
+    assert!(burn_tol.converged);
+    assert!(burn_tol.steps < 20_000 && burn_tol.steps > 10);
+    for kernel in KERNELS {
+        blow.kernel = kernel;
+        let (_, _, fused) = blow.train(&dev, EngineName::Fused);
+        assert_eq!(step_of(&burn, 0), step_of(&fused, 0), "{kernel:?}");
+        assert_eq!(step_of(&fused, 1), None);
+        assert!(
+            !fused.diverged[0]
+                .map(|(_, v)| v.is_finite())
+                .unwrap_or(true)
+        );
+        tol.kernel = kernel;
+        let (_, _, fused) = tol.train(&dev, EngineName::Fused);
+        assert!(fused.converged, "{kernel:?}");
+        assert_eq!(burn_tol.steps, fused.steps, "{kernel:?}");
+        let norms = fused.gradient_norms.expect("norms");
+        assert!(norms.iter().all(|&g| g <= 1e-6), "{norms:?}");
+    }
 }
 
 #[test]
@@ -218,14 +242,20 @@ fn fused_results_do_not_depend_on_the_thread_count() {
     case.n = 700;
     case.d = 500; // 3.5·10⁵ entries: two parts
     case.steps = 10;
-    case.threads = 1;
-    let (one, _, _) = case.train(&dev, EngineName::Fused);
-    case.threads = 2;
-    let (two, _, _) = case.train(&dev, EngineName::Fused);
-    case.threads = 3; // more threads than parts: capped at the part count
-    let (three, _, _) = case.train(&dev, EngineName::Fused);
-    assert_eq!(one, two, "bit-identical on one thread and on two");
-    assert_eq!(one, three);
+    for kernel in KERNELS {
+        case.kernel = kernel;
+        case.threads = 1;
+        let (one, _, _) = case.train(&dev, EngineName::Fused);
+        case.threads = 2;
+        let (two, _, _) = case.train(&dev, EngineName::Fused);
+        case.threads = 3; // more threads than parts: capped at the part count
+        let (three, _, _) = case.train(&dev, EngineName::Fused);
+        assert_eq!(
+            one, two,
+            "{kernel:?}: bit-identical on one thread and on two"
+        );
+        assert_eq!(one, three, "{kernel:?}");
+    }
 }
 
 #[test]
@@ -238,7 +268,12 @@ fn a_penalty_that_overflows_with_finite_margins_diverges_on_both_engines() {
         logit_reg_model::PseudoHuber::new(1e308).expect("δ = 1e308 is finite"),
     ));
     case.steps = 50;
-    for engine in [EngineName::Burn, EngineName::Fused] {
+    for (engine, kernel) in [
+        (EngineName::Burn, FusedKernel::Auto),
+        (EngineName::Fused, FusedKernel::Pipelined),
+        (EngineName::Fused, FusedKernel::Blocked),
+    ] {
+        case.kernel = kernel;
         let (_, _, outcome) = case.train(&dev, engine);
         for run in 0..2 {
             let (step, loss) = outcome.diverged[run].expect("diverged");

@@ -500,6 +500,7 @@ pub fn estimate(
                             warmup: 2,
                             iters: 7,
                             engine: crate::run::resolve_engine(c),
+                            kernel: c.train.fused_kernel,
                         };
                         let t = crate::bench::time_gd_step(&device, bench, bytes)?;
                         cache.insert(key, t.ms_per_step);

@@ -13,8 +13,52 @@ use rayon::prelude::*;
 
 use super::kernels::{HostFloat, sum_into, sum_scaled_into};
 use super::team::{
-    MAX_PARTS, PartObjective, PartState, SPIN_FOR, Shared, lock, part_ranges, read, write,
+    MAX_PARTS, PartObjective, PartState, SPIN_FOR, Shared, block_rows, lock, part_ranges, read,
+    write,
 };
+
+/// Fewest runs for which [`FusedKernel::Auto`] picks the blocked kernel (BENCHMARKS.md
+/// compares the two kernels at M = 1, 2, 4, 8 and 32).
+pub const BLOCKED_MIN_RUNS: usize = 16;
+
+/// How the fused engine computes a step. Both compute the same gradient; they sum it in
+/// different orders, so their results agree to rounding, not bit for bit. Either one gives
+/// bit-identical results on any number of threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FusedKernel {
+    /// The blocked kernel from [`BLOCKED_MIN_RUNS`] runs on, the pipelined one below.
+    #[default]
+    Auto,
+    /// Tiles of four rows, one run at a time, the forward of one job and the backward of the
+    /// one before it in one sweep over the columns (matrix–vector rate; fastest for one or
+    /// two runs).
+    Pipelined,
+    /// Blocks of 32 rows, two GEMMs per block (forward `A_B S`, backward `A_Bᵀ G_B`) with
+    /// the block still in the cache for the second (matrix–matrix rate; fastest for several
+    /// runs).
+    Blocked,
+}
+
+impl FusedKernel {
+    /// The name in configs (`train.fused_kernel`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Pipelined => "pipelined",
+            Self::Blocked => "blocked",
+        }
+    }
+
+    /// The kernel used for `runs` runs (never `Auto`).
+    pub fn resolve(self, runs: usize) -> Self {
+        match self {
+            Self::Auto if runs >= BLOCKED_MIN_RUNS => Self::Blocked,
+            Self::Auto => Self::Pipelined,
+            chosen => chosen,
+        }
+    }
+}
 
 /// Margins beyond this size (or NaN) flag a run as suspect: its objective may have overflowed
 /// (the quadratic penalty does at |t| ≈ 10¹⁵⁴ in f64 while t is finite), so the training loop
@@ -43,6 +87,33 @@ impl PointwiseMarginLoss {
                 (1.0 - a) * ce + a * f.value(t)
             }
         }
+    }
+
+    /// `v ← scale · ℓ′_m(v)` for every margin v of run m (the blocked kernel's derivatives,
+    /// with α and the penalty looked up once); true when some margin was NaN or larger in size
+    /// than [`SUSPECT_MARGIN`].
+    pub fn derivatives_in_place<T: HostFloat>(
+        &self,
+        run: usize,
+        scale: f64,
+        values: &mut [T],
+    ) -> bool {
+        let mut suspect = false;
+        let mut apply = |derivative: &dyn Fn(f64) -> f64| {
+            for v in values.iter_mut() {
+                let t = v.to_f64();
+                suspect |= t.is_nan() || t.abs() > SUSPECT_MARGIN;
+                *v = T::from_f64(scale * derivative(t));
+            }
+        };
+        match &self.penalty {
+            None => apply(&|t| -sigmoid(-t)),
+            Some(f) => {
+                let a = self.alpha[run];
+                apply(&|t| (1.0 - a) * -sigmoid(-t) + a * f.derivative(t));
+            }
+        }
+        suspect
     }
 
     /// `ℓ′_m(t) = −(1 − α_m)·σ(−t) + α_m·f′(t)`.
@@ -87,6 +158,8 @@ pub struct FusedSpec {
     pub sum_data_term: bool,
     /// Threads (0: the available cores, at most [`MAX_PARTS`]). The results do not depend on it.
     pub threads: usize,
+    /// The kernel ([`FusedKernel::Auto`]: by the number of runs).
+    pub kernel: FusedKernel,
 }
 
 impl<T: HostFloat> FusedGd<T> {
@@ -116,12 +189,18 @@ impl<T: HostFloat> FusedGd<T> {
             chosen => chosen,
         };
         let members = cores.clamp(1, MAX_PARTS).min(parts.len());
+        let kernel = spec.kernel.resolve(runs);
+        let margins = match kernel {
+            FusedKernel::Blocked => block_rows(d, std::mem::size_of::<T>()) * runs,
+            _ => 0,
+        };
         let states = parts
             .iter()
             .map(|_| {
                 Mutex::new(PartState {
                     grad: vec![T::default(); runs * d],
                     suspect: vec![false; runs],
+                    margins: vec![T::default(); margins],
                 })
             })
             .collect();
@@ -137,6 +216,7 @@ impl<T: HostFloat> FusedGd<T> {
             } else {
                 1.0 / n as f64
             },
+            kernel,
             members,
             generation: AtomicU64::new(0),
             finished: AtomicUsize::new(0),
@@ -162,6 +242,11 @@ impl<T: HostFloat> FusedGd<T> {
     /// Number of runs M.
     pub fn runs(&self) -> usize {
         self.runs
+    }
+
+    /// The kernel in use ([`FusedKernel::Pipelined`] or [`FusedKernel::Blocked`]).
+    pub fn kernel(&self) -> FusedKernel {
+        self.shared.kernel
     }
 
     /// The weights, row-major `[d, M]` in f64 (the linear classifier's layout).

@@ -1,7 +1,9 @@
 //! The vectorised kernels of the fused engine and of the exact solvers: register tiles of dot
 //! products and rank-R updates over rows of a row-major matrix, in f32 or f64, through pulp's
-//! runtime SIMD dispatch (AVX2 + FMA where the CPU has it, scalar code otherwise).
+//! runtime SIMD dispatch (AVX2 + FMA where the CPU has it, scalar code otherwise), and the
+//! matrix products of the blocked kernel through faer's GEMM.
 
+use faer::{Accum, MatMut, MatRef, Par};
 use pulp::{Arch, Simd, WithSimd};
 
 /// A float type the fused engine computes in (f32 or f64), with its SIMD register tiles.
@@ -43,6 +45,13 @@ pub trait HostFloat: Copy + Send + Sync + Default + PartialEq + std::fmt::Debug 
         c: [Self; R],
         acc: &mut [Self],
     ) -> [Self; R];
+    /// `dst ← lhs · rhs`, or `dst ← dst + lhs · rhs` with `add`, on the calling thread
+    /// (faer's GEMM: packed panels and register tiles). For a given shape the summation order
+    /// is fixed, so the result does not depend on the thread that computes it.
+    ///
+    /// # Shapes
+    /// - `dst`: `[m, n]`, `lhs`: `[m, k]`, `rhs`: `[k, n]`
+    fn matmul(dst: MatMut<'_, Self>, add: bool, lhs: MatRef<'_, Self>, rhs: MatRef<'_, Self>);
 }
 
 macro_rules! host_float {
@@ -54,6 +63,16 @@ macro_rules! host_float {
 
             fn to_f64(self) -> f64 {
                 self as f64
+            }
+
+            fn matmul(
+                dst: MatMut<'_, Self>,
+                add: bool,
+                lhs: MatRef<'_, Self>,
+                rhs: MatRef<'_, Self>,
+            ) {
+                let accum = if add { Accum::Add } else { Accum::Replace };
+                faer::linalg::matmul::matmul(dst, accum, lhs, rhs, 1.0, Par::Seq);
             }
 
             #[inline(always)]

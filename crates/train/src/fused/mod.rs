@@ -35,7 +35,9 @@ mod gd;
 mod kernels;
 mod team;
 
-pub use gd::{FusedGd, FusedSpec, PointwiseMarginLoss, SUSPECT_MARGIN};
+pub use gd::{
+    BLOCKED_MIN_RUNS, FusedGd, FusedKernel, FusedSpec, PointwiseMarginLoss, SUSPECT_MARGIN,
+};
 pub use kernels::{HostFloat, prefix_dots, rows_axpy, rows_dot};
 
 #[cfg(test)]

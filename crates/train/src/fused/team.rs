@@ -8,13 +8,23 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use faer::{MatMut, MatRef};
 use pulp::{Arch, Simd, WithSimd};
 
-use super::gd::{PointwiseMarginLoss, SUSPECT_MARGIN};
+use super::gd::{FusedKernel, PointwiseMarginLoss, SUSPECT_MARGIN};
 use super::kernels::{HostFloat, tile_rows};
 
 /// Most parts the rows are split into (and so most threads used).
 pub(crate) const MAX_PARTS: usize = 8;
+/// Bytes of rows per block of the blocked kernel: the block stays in the core's L2 cache
+/// between its forward and its backward product.
+const BLOCK_BYTES: usize = 1 << 19;
+
+/// Rows per block of the blocked kernel for rows of `d` entries of `bytes` bytes each:
+/// [`BLOCK_BYTES`] of rows, at least 16 and at most 128; a function of the shape only.
+pub(crate) fn block_rows(d: usize, bytes: usize) -> usize {
+    (BLOCK_BYTES / (d * bytes).max(1)).clamp(16, 128)
+}
 /// Fewest matrix entries per part: below this a thread costs more than it saves.
 const MIN_PART_ENTRIES: usize = 1 << 17;
 
@@ -75,13 +85,62 @@ impl<T: HostFloat> PartGradient<'_, T> {
     /// `c_r = scale · ℓ′_m(t_r)` for the margins `t` of run m, flagging suspect margins.
     #[inline(always)]
     fn derivative_weights<const R: usize>(&mut self, m: usize, t: [T; R]) -> [T; R] {
-        t.map(|v| {
-            let v = v.to_f64();
-            if v.is_nan() || v.abs() > SUSPECT_MARGIN {
-                self.suspect[m] = true;
+        t.map(|v| self.derivative_weight(m, v))
+    }
+
+    /// `c = scale · ℓ′_m(t)` for one margin of run m, flagging a suspect margin.
+    #[inline(always)]
+    fn derivative_weight(&mut self, m: usize, t: T) -> T {
+        let t = t.to_f64();
+        if t.is_nan() || t.abs() > SUSPECT_MARGIN {
+            self.suspect[m] = true;
+        }
+        T::from_f64(self.data_scale * self.loss.derivative(m, t))
+    }
+
+    /// The blocked kernel: blocks of [`block_rows`] rows, each with two matrix products,
+    ///
+    /// ```text
+    /// T_B = A_B S            forward: margins of the block's rows, every run   [b, M]
+    /// G_B = c · ℓ′(T_B)      derivatives, elementwise
+    /// ∇  += A_Bᵀ G_B         backward                                         [d, M]
+    /// ```
+    ///
+    /// by faer's GEMM on this thread. The block is read from memory for the forward product
+    /// and is still in the cache for the backward one, so X is still read from memory once per
+    /// step, now at the GEMM rate: this is the kernel for several runs. `margins` holds T_B
+    /// (then G_B), column-major `[b, M]`.
+    fn blocked(self, margins: &mut [T]) {
+        self.suspect.iter_mut().for_each(|f| *f = false);
+        let d = self.d;
+        let n = self.rows.len() / d.max(1);
+        if d == 0 || n == 0 {
+            self.grad.iter_mut().for_each(|g| *g = T::default());
+            return;
+        }
+        let runs = self.weights.len() / d;
+        let (all_rows, weights) = (self.rows, self.weights);
+        let weights = MatRef::from_column_major_slice(weights, d, runs);
+        let rows_per_block = block_rows(d, std::mem::size_of::<T>());
+        for (block, r0) in (0..n).step_by(rows_per_block).enumerate() {
+            let b = rows_per_block.min(n - r0);
+            let rows = MatRef::from_row_major_slice(&all_rows[r0 * d..(r0 + b) * d], b, d);
+            let t = &mut margins[..b * runs];
+            T::matmul(
+                MatMut::from_column_major_slice_mut(t, b, runs),
+                false,
+                rows,
+                weights,
+            );
+            for (m, column) in t.chunks_exact_mut(b).enumerate() {
+                if self.loss.derivatives_in_place(m, self.data_scale, column) {
+                    self.suspect[m] = true;
+                }
             }
-            T::from_f64(self.data_scale * self.loss.derivative(m, v))
-        })
+            let grad = MatMut::from_column_major_slice_mut(&mut *self.grad, d, runs);
+            let g = MatRef::from_column_major_slice(&*t, b, runs);
+            T::matmul(grad, block > 0, rows.transpose(), g);
+        }
     }
 
     /// Rows `r0..r0 + R` against runs `m0..m0 + Q`: forward, derivatives, backward.
@@ -163,6 +222,9 @@ impl<T: HostFloat> WithSimd for PartObjective<'_, T> {
 pub(crate) struct PartState<T> {
     pub(crate) grad: Vec<T>,
     pub(crate) suspect: Vec<bool>,
+    /// The blocked kernel's margins of one block, `[block_rows, M]` (empty for the pipelined
+    /// kernel).
+    pub(crate) margins: Vec<T>,
 }
 
 /// What the engine's threads share: the data, the weights, each part's accumulator, and the
@@ -176,6 +238,8 @@ pub(crate) struct Shared<T> {
     pub(crate) states: Vec<Mutex<PartState<T>>>,
     pub(crate) loss: PointwiseMarginLoss,
     pub(crate) data_scale: f64,
+    /// The kernel every part uses: [`FusedKernel::Pipelined`] or [`FusedKernel::Blocked`].
+    pub(crate) kernel: FusedKernel,
     /// Members of the team: the calling thread and the workers.
     pub(crate) members: usize,
     /// Bumped by the calling thread to start a step.
@@ -212,9 +276,13 @@ impl<T: HostFloat> Shared<T> {
         let weights = read(&self.weights);
         for p in (member..self.parts.len()).step_by(self.members) {
             let mut state = lock(&self.states[p]);
-            let PartState { grad, suspect } = &mut *state;
+            let PartState {
+                grad,
+                suspect,
+                margins,
+            } = &mut *state;
             let range = &self.parts[p];
-            Arch::new().dispatch(PartGradient {
+            let part = PartGradient {
                 rows: &self.a[range.start * d..range.end * d],
                 d,
                 weights: &weights,
@@ -222,7 +290,11 @@ impl<T: HostFloat> Shared<T> {
                 data_scale: self.data_scale,
                 grad,
                 suspect,
-            });
+            };
+            match self.kernel {
+                FusedKernel::Blocked => part.blocked(margins),
+                _ => Arch::new().dispatch(part),
+            }
         }
     }
 

@@ -197,11 +197,21 @@ fn parts_cover_the_rows_and_depend_only_on_the_shape() {
     assert_eq!(part_ranges(2000, 1400).len(), 8);
 }
 
-/// The gradient of the fused engine against a plain f64 loop over the same formula, and the
-/// objective against a central finite difference of itself along a random direction.
+/// The gradient of the fused engine, with each kernel, against a plain f64 loop over the same
+/// formula, and the objective against a central finite difference of itself along a random
+/// direction. (300, 5) gives the blocked kernel three blocks of rows, the last one partial.
 #[test]
 fn gradient_matches_a_plain_loop_and_finite_differences() {
-    let (n, d, runs) = (37, 13, 3);
+    for (n, d) in [(37, 13), (300, 5)] {
+        assert_eq!(block_rows(5, 8), 128);
+        for kernel in [FusedKernel::Pipelined, FusedKernel::Blocked] {
+            check_gradient(n, d, kernel);
+        }
+    }
+}
+
+fn check_gradient(n: usize, d: usize, kernel: FusedKernel) {
+    let runs = 3;
     let x = matrix(n * d, 3);
     let y: Vec<f64> = matrix(n, 4).iter().map(|v| v.signum()).collect();
     let w = matrix(d * runs, 5);
@@ -215,8 +225,10 @@ fn gradient_matches_a_plain_loop_and_finite_differences() {
         weight_decay: 0.05,
         sum_data_term: false,
         threads: 0,
+        kernel,
     };
     let mut engine = FusedGd::<f64>::new(&x, &y, d, &w, spec.clone());
+    assert_eq!(engine.kernel(), kernel);
     engine.compute_gradient();
     assert!(engine.suspect().iter().all(|f| !f));
     for m in 0..runs {
@@ -227,7 +239,10 @@ fn gradient_matches_a_plain_loop_and_finite_differences() {
                 want += loss.derivative(m, t) * y[i] * x[i * d + j] / n as f64;
             }
             let got = engine.grad[m * d + j];
-            assert!((got - want).abs() < 1e-14, "m={m} j={j}: {got} vs {want}");
+            assert!(
+                (got - want).abs() < 1e-14,
+                "{kernel:?} m={m} j={j}: {got} vs {want}"
+            );
         }
     }
     // Finite differences of the objective along v.
@@ -260,6 +275,16 @@ fn gradient_matches_a_plain_loop_and_finite_differences() {
 
 #[test]
 fn suspect_margins_are_flagged_per_run() {
+    // The auto kernel by run count.
+    assert_eq!(
+        FusedKernel::Auto.resolve(BLOCKED_MIN_RUNS - 1),
+        FusedKernel::Pipelined
+    );
+    assert_eq!(
+        FusedKernel::Auto.resolve(BLOCKED_MIN_RUNS),
+        FusedKernel::Blocked
+    );
+    assert_eq!(FusedKernel::Blocked.resolve(1), FusedKernel::Blocked);
     let (n, d) = (10, 4);
     let x = matrix(n * d, 7);
     let y = vec![1.0; n];
@@ -274,8 +299,15 @@ fn suspect_margins_are_flagged_per_run() {
         weight_decay: 0.0,
         sum_data_term: true,
         threads: 0,
+        kernel: FusedKernel::Auto,
     };
-    let mut engine = FusedGd::<f32>::new(&x, &y, d, &w, spec);
-    engine.compute_gradient();
-    assert_eq!(engine.suspect(), &[false, true]);
+    for kernel in [FusedKernel::Pipelined, FusedKernel::Blocked] {
+        let spec = FusedSpec {
+            kernel,
+            ..spec.clone()
+        };
+        let mut engine = FusedGd::<f32>::new(&x, &y, d, &w, spec);
+        engine.compute_gradient();
+        assert_eq!(engine.suspect(), &[false, true], "{kernel:?}");
+    }
 }
