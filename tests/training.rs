@@ -770,11 +770,7 @@ fn max_margin_is_the_direction_unregularised_gd_converges_to() {
         .expect("valid");
     let split = spn.generate(5).expect("data");
     let a = split.train.label_absorbed();
-    let design = logit_reg::train::solvers::Design {
-        a: &a,
-        n: 40,
-        d: 30,
-    };
+    let design = logit_reg::train::solvers::Design::new(&a, 40, 30);
     let mm =
         logit_reg::train::solvers::max_margin_binary(&design, 1e-10, 100_000).expect("separable");
     assert!(mm.converged && (mm.min_margin - 1.0).abs() < 1e-8);

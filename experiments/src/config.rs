@@ -582,7 +582,7 @@ pub const FIELDS: &[(&str, &str)] = &[
     ),
     (
         "train.threads",
-        "threads of the fused engine, 0 = the available cores (at most 8); results do not depend on it",
+        "threads of the fused engine and the exact solvers, 0 = the available cores (at most 8); results do not depend on it",
     ),
     (
         "train.fused_kernel",

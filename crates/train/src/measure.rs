@@ -382,7 +382,7 @@ pub fn solve_and_measure(
     let start = Instant::now();
     let a = train_set.label_absorbed();
     let (n, d) = (train_set.n, train_set.d);
-    let design = Design { a: &a, n, d };
+    let design = Design::new(&a, n, d).with_threads(spec.threads);
     let newton = spec.optimizer == OptimizerName::Newton;
     let tol = exact_tolerance(spec.optimizer, spec.grad_tol);
     let m = ctx.alphas.len();

@@ -45,7 +45,9 @@
 //! and `|a_iᵀw − 1|` where `β_i > 0`. Data that are not linearly separable make the dual
 //! unbounded; the solver reports that as an error instead of returning a direction.
 //!
-//! All arithmetic is f64 on the host, with the Newton products split over the available cores.
+//! All arithmetic is f64 on the host. The products split the rows into parts fixed by the shape
+//! and sum them in part order, so the results do not depend on the number of threads
+//! ([`Design::threads`], `train.threads`).
 
 use logit_reg_data::stats::{cholesky_in_place_with, cholesky_solve_in_place};
 use logit_reg_model::penalty::LogitPenalty;
@@ -53,9 +55,15 @@ use logit_reg_model::target::{
     binary_target, per_sample_loss, per_sample_loss_derivative, per_sample_loss_second_derivative,
 };
 
+use std::ops::Range;
+
 use crate::TrainError;
 
 /// The label-absorbed training matrix `A` (`a_i = y_i x_i`), row-major `[n, d]`.
+///
+/// Its products split the rows into parts fixed by (n, d) alone (the fused engine's
+/// partition) and sum the parts in part order, so they, and the solvers built on them, give
+/// bit-identical results on any number of threads.
 #[derive(Debug, Clone)]
 pub struct Design<'a> {
     /// The entries, row-major.
@@ -64,62 +72,83 @@ pub struct Design<'a> {
     pub n: usize,
     /// Columns d.
     pub d: usize,
+    /// Threads for the products (0: the available cores, at most 8). The results do not
+    /// depend on it.
+    pub threads: usize,
 }
 
-/// Threads for a product over `entries` matrix entries: one below 2¹⁸ entries (a thread costs
-/// more than it saves there), else the available cores (at most 8).
-fn threads(entries: usize) -> usize {
-    if entries < 1 << 18 {
-        return 1;
-    }
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 8)
-}
-
-impl Design<'_> {
-    /// `A v` (`[n]`).
-    pub fn mul(&self, v: &[f64]) -> Vec<f64> {
-        let mut out = vec![0.0; self.n];
-        let d = self.d;
-        let work = |chunk: &mut [f64], rows: &[f64]| crate::fused::rows_dot(rows, d, v, chunk);
-        let rows_per = self.n.div_ceil(threads(self.a.len())).max(1);
-        if rows_per >= self.n {
-            work(&mut out, self.a);
-            return out;
+impl<'a> Design<'a> {
+    /// The design of the row-major `[n, d]` matrix `a`, on the available cores.
+    pub fn new(a: &'a [f64], n: usize, d: usize) -> Self {
+        Self {
+            a,
+            n,
+            d,
+            threads: 0,
         }
+    }
+
+    /// The same design, its products on `threads` threads (0: the available cores).
+    pub fn with_threads(self, threads: usize) -> Self {
+        Self { threads, ..self }
+    }
+
+    /// `work` on every part of the rows, in part order, the parts shared out to the threads.
+    fn map_parts<R: Send>(&self, work: impl Fn(Range<usize>) -> R + Sync) -> Vec<R> {
+        let parts = crate::fused::part_ranges(self.n, self.d);
+        let threads = match self.threads {
+            0 => std::thread::available_parallelism().map_or(1, |c| c.get()),
+            chosen => chosen,
+        }
+        .clamp(1, 8)
+        .min(parts.len());
+        if threads <= 1 {
+            return parts.into_iter().map(work).collect();
+        }
+        let mut out: Vec<Option<R>> = parts.iter().map(|_| None).collect();
         std::thread::scope(|scope| {
-            for (chunk, rows) in out.chunks_mut(rows_per).zip(self.a.chunks(rows_per * d)) {
-                scope.spawn(move || work(chunk, rows));
+            let handles: Vec<_> = (0..threads)
+                .map(|member| {
+                    let (parts, work) = (&parts, &work);
+                    scope.spawn(move || {
+                        (member..parts.len())
+                            .step_by(threads)
+                            .map(|p| (p, work(parts[p].clone())))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            for handle in handles {
+                let done = handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                for (p, result) in done {
+                    out[p] = Some(result);
+                }
             }
         });
-        out
+        out.into_iter().flatten().collect()
+    }
+
+    /// `A v` (`[n]`).
+    pub fn mul(&self, v: &[f64]) -> Vec<f64> {
+        let d = self.d;
+        self.map_parts(|rows| {
+            let mut out = vec![0.0; rows.len()];
+            crate::fused::rows_dot(&self.a[rows.start * d..rows.end * d], d, v, &mut out);
+            out
+        })
+        .concat()
     }
 
     /// `Aᵀ u` (`[d]`).
     pub fn mul_t(&self, u: &[f64]) -> Vec<f64> {
         let d = self.d;
-        let work = |rows: &[f64], weights: &[f64]| {
+        let partials = self.map_parts(|rows| {
             let mut acc = vec![0.0; d];
-            crate::fused::rows_axpy(rows, d, weights, &mut acc);
+            let weights = &u[rows.clone()];
+            crate::fused::rows_axpy(&self.a[rows.start * d..rows.end * d], d, weights, &mut acc);
             acc
-        };
-        let rows_per = self.n.div_ceil(threads(self.a.len())).max(1);
-        if rows_per >= self.n {
-            return work(self.a, u);
-        }
-        let partials: Vec<Vec<f64>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = self
-                .a
-                .chunks(rows_per * d)
-                .zip(u.chunks(rows_per))
-                .map(|(rows, weights)| scope.spawn(move || work(rows, weights)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_default())
-                .collect()
         });
         let mut out = vec![0.0; d];
         for p in partials {
@@ -320,7 +349,10 @@ fn newton_with(
     } else {
         Vec::new()
     };
-    let squares = Design { a: &squares, n, d };
+    let squares = Design {
+        a: &squares,
+        ..design.clone()
+    };
     let start = if interpolate {
         interpolating_minimiser(design, penalty, alpha)?
     } else {
@@ -547,7 +579,7 @@ mod tests {
     fn products_match_a_dense_reference() {
         // A = [[1, 2], [3, 4], [5, 6]]: A·(1, −1) = (−1, −1, −1), Aᵀ·(1, 0, 2) = (11, 14).
         let a = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
-        let design = Design { a: &a, n: 3, d: 2 };
+        let design = Design::new(&a, 3, 2);
         assert_eq!(design.mul(&[1.0, -1.0]), vec![-1.0, -1.0, -1.0]);
         assert_eq!(design.mul_t(&[1.0, 0.0, 2.0]), vec![11.0, 14.0]);
     }
@@ -557,14 +589,14 @@ mod tests {
         // Rows (1, 0) and (0, 1) (label-absorbed): the max-margin w solves w₁ ≥ 1, w₂ ≥ 1 with
         // the least norm, w = (1, 1). Adding (2, 2) changes nothing (margin 4, not a support).
         let a = [1.0, 0.0, 0.0, 1.0, 2.0, 2.0];
-        let design = Design { a: &a, n: 3, d: 2 };
+        let design = Design::new(&a, 3, 2);
         let out = max_margin_binary(&design, 1e-12, 1000).expect("separable");
         assert!((out.weights[0] - 1.0).abs() < 1e-9 && (out.weights[1] - 1.0).abs() < 1e-9);
         assert_eq!(out.support_vectors, 2);
         assert!((out.min_margin - 1.0).abs() < 1e-9 && out.converged);
         // (1, 0) and (−1, 0): no w separates both.
         let b = [1.0, 0.0, -1.0, 0.0];
-        let design = Design { a: &b, n: 2, d: 2 };
+        let design = Design::new(&b, 2, 2);
         let err = max_margin_binary(&design, 1e-9, 100_000).expect_err("not separable");
         assert!(err.to_string().contains("separable"), "{err}");
     }
@@ -588,7 +620,7 @@ mod tests {
         // Several blocks (d = 600: blocks of 52 rows) and tiles with remainders.
         for (n, d) in [(1, 1), (7, 3), (70, 600), (9, 1)] {
             let a = irregular(n, d);
-            let k = Design { a: &a, n, d }.gram_lower();
+            let k = Design::new(&a, n, d).gram_lower();
             for i in 0..n {
                 for j in 0..n {
                     let want = if j <= i {
@@ -610,7 +642,7 @@ mod tests {
     fn cholesky_reconstructs_and_solves() {
         for (n, d) in [(1, 2), (6, 6), (23, 31)] {
             let a = irregular(n, d);
-            let k = Design { a: &a, n, d }.gram_lower();
+            let k = Design::new(&a, n, d).gram_lower();
             let mut l = k.clone();
             cholesky_in_place(&mut l, n).expect("positive definite");
             for i in 0..n {
@@ -638,7 +670,7 @@ mod tests {
         // Two equal rows: K is singular, the factorisation says at which row.
         let mut a = irregular(5, 8);
         a.copy_within(0..8, 3 * 8);
-        let mut k = Design { a: &a, n: 5, d: 8 }.gram_lower();
+        let mut k = Design::new(&a, 5, 8).gram_lower();
         assert_eq!(cholesky_in_place(&mut k, 5), Err(3));
     }
 
@@ -649,7 +681,7 @@ mod tests {
             .z_star;
         for (n, d) in [(30, 30), (30, 47)] {
             let a = irregular(n, d);
-            let design = Design { a: &a, n, d };
+            let design = Design::new(&a, n, d);
             let fast = newton_binary(&design, &Quadratic, 0.4, 1e-11, 100).expect("solves");
             assert!(
                 fast.interpolating_start && fast.converged,
@@ -673,20 +705,52 @@ mod tests {
         // Without full row rank (two equal samples) Newton starts from zero and still converges.
         let mut a = irregular(12, 20);
         a.copy_within(0..20, 5 * 20);
-        let design = Design {
-            a: &a,
-            n: 12,
-            d: 20,
-        };
+        let design = Design::new(&a, 12, 20);
         let out = newton_binary(&design, &Quadratic, 0.4, 1e-11, 100).expect("solves");
         assert!(!out.interpolating_start && out.converged);
+    }
+
+    /// Newton on shapes split into several parts (N·d ≥ 2¹⁸), once with N > d (Newton–CG with
+    /// the Jacobi preconditioner: every product counts) and once with d > N (the interpolating
+    /// start): the same bits on one thread and on two, and the products equal to a plain loop.
+    #[test]
+    fn newton_does_not_depend_on_the_thread_count() {
+        for (n, d) in [(900, 300), (300, 900)] {
+            assert!(crate::fused::part_ranges(n, d).len() >= 2);
+            let a = irregular(n, d);
+            let one = Design::new(&a, n, d).with_threads(1);
+            let two = Design::new(&a, n, d).with_threads(2);
+            let u: Vec<f64> = (0..n).map(|i| ((i * 37) % 11) as f64 - 5.0).collect();
+            let plain: Vec<f64> = (0..d)
+                .map(|j| (0..n).map(|i| a[i * d + j] * u[i]).sum::<f64>())
+                .collect();
+            let fast = two.mul_t(&u);
+            let gap = fast
+                .iter()
+                .zip(&plain)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f64::max);
+            assert!(gap < 1e-9, "({n}, {d}): Aᵀu off by {gap}");
+            assert_eq!(one.mul_t(&u), fast);
+            let solve = |design: &Design<'_>| {
+                newton_binary(design, &Quadratic, 0.3, 1e-12, 100).expect("solves")
+            };
+            let (s1, s2) = (solve(&one), solve(&two));
+            assert!(s1.converged, "({n}, {d})");
+            assert_eq!(s1.weights, s2.weights, "({n}, {d}): weights");
+            assert_eq!(s1.iterations, s2.iterations, "({n}, {d}): iterations");
+            assert_eq!(
+                s1.gradient_norm, s2.gradient_norm,
+                "({n}, {d}): certificate"
+            );
+        }
     }
 
     #[test]
     fn one_dimensional_minimiser_is_z_star() {
         // One sample a = 1: F(S) = ℓ(S), minimised at S = z*.
         let a = [1.0];
-        let design = Design { a: &a, n: 1, d: 1 };
+        let design = Design::new(&a, 1, 1);
         let out = newton_binary(&design, &Quadratic, 0.2, 1e-12, 50).expect("solves");
         let z = logit_reg_model::target::quadratic_target(0.2)
             .expect("z*")

@@ -39,6 +39,7 @@ pub use gd::{
     BLOCKED_MIN_RUNS, FusedGd, FusedKernel, FusedSpec, PointwiseMarginLoss, SUSPECT_MARGIN,
 };
 pub use kernels::{HostFloat, prefix_dots, rows_axpy, rows_dot};
+pub(crate) use team::part_ranges;
 
 #[cfg(test)]
 mod tests;
