@@ -9,6 +9,7 @@ median ms/step, with our time divided by the fastest peer's.
 Usage:  cargo build --release -p experiments
         python3 benches/compare.py [--dtype f32|f64] [--sizes 2000x1400,2000x3000]
                                    [--runs 1,32] [--rounds 5] [--iters 100]
+                                   [--engines burn,fused,fused-pipelined,fused-blocked]
 """
 import argparse
 import collections
@@ -56,6 +57,8 @@ def main():
     p.add_argument("--runs", default="1,32")
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--iters", type=int, default=100)
+    p.add_argument("--engines", default="burn,fused",
+                   help="ours: burn, fused, fused-pipelined, fused-blocked (comma-separated)")
     p.add_argument("--binary", default=os.path.join(ROOT, "target", "release", "experiments"))
     args = p.parse_args()
     if args.rounds < 1 or args.iters < 1:
@@ -63,7 +66,7 @@ def main():
     if not os.path.exists(args.binary):
         sys.exit(f"{args.binary} not found: run `cargo build --release -p experiments` first")
     ours = [args.binary, "bench", "--dtype", args.dtype, "--sizes", args.sizes,
-            "--runs", args.runs, "--iters", str(args.iters), "--engines", "burn,fused"]
+            "--runs", args.runs, "--iters", str(args.iters), "--engines", args.engines]
     peers = [sys.executable, os.path.join(HERE, "peers.py"), "--dtype", args.dtype,
              "--sizes", args.sizes, "--runs", args.runs, "--iters", str(args.iters)]
     times = collections.defaultdict(list)
@@ -78,8 +81,8 @@ def main():
         print(f"round {round_index + 1}/{args.rounds} done", file=sys.stderr)
     shapes = sorted({key[1:] for key in times})
     names = sorted({key[0] for key in times})
-    ours_names = [n for n in names if n in ("burn", "fused")]
-    peer_names = [n for n in names if n not in ("burn", "fused")]
+    ours_names = [n for n in names if n == "burn" or n.startswith("fused")]
+    peer_names = [n for n in names if n not in ours_names]
     print(f"{args.dtype}: median over {args.rounds} alternating rounds of each median "
           f"of {args.iters} steps (ms/step)\n")
     header = ["N", "d", "M"] + names + ["fastest peer"] + [f"{o} ÷ fastest peer" for o in ours_names]
@@ -122,7 +125,7 @@ def main():
                 continue
             sec = median(times[(name, n, d, m)]) / 1e3
             gflops = 4 * n * d * m / sec / 1e9
-            passes = 1 if name == "fused" else 2
+            passes = 1 if name.startswith("fused") else 2
             gbs = passes * n * d * bytes_per / sec / 1e9
             pct_gemm = f"{100 * gflops / gemm[0]:.0f} %" if gemm else "–"
             pct_bw = f"{100 * gbs / cores[0]:.0f} %" if cores else "–"

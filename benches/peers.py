@@ -8,7 +8,10 @@ One step of M runs on the quadratic-penalty logit-regularised loss (alpha = 0.2,
     g = -(1 - a) * sigmoid(-t) + 2 a t     # dl/dt per sample and run
     S -= lr * X^T (g * y) / N              # [d, M]
 
-which reads X twice (forward and backward) like the Rust step.
+which reads X twice (forward and backward) like the Rust step. JAX is timed in three forms:
+`jax` (one jitted step per call), `jax-loop` (LOOP steps in one jitted `lax.fori_loop`, so no
+Python or dispatch cost between steps) and `jax-vmap` (the single-run step `vmap`ped over the
+M runs, in the same jitted loop); the loop forms report the call's time divided by LOOP.
 
 Usage:  pip install numpy [torch] [jax]
         python3 benches/peers.py [--dtype f32|f64] [--sizes 2000x1400,2000x3000] [--runs 1,8,32]
@@ -16,6 +19,8 @@ Prints a Markdown table of median ms/step, GB/s (2 passes over X) and GFLOP/s (4
 """
 import argparse
 import time
+
+LOOP = 20
 
 
 def median(values):
@@ -49,6 +54,7 @@ def torch_step_fn(torch, dtype):
         s = torch.zeros(d, m, dtype=dtype, requires_grad=True)
 
         def step():
+            nonlocal s
             t = (x @ s) * y
             loss = (0.8 * torch.nn.functional.softplus(-t) + 0.2 * t * t).mean(0).sum()
             loss.backward()
@@ -78,6 +84,39 @@ def jax_step_fn(jax, jnp, dtype):
     return make
 
 
+def jax_loop_fn(jax, jnp, dtype, vmapped):
+    """LOOP steps per call in one jitted fori_loop; with `vmapped`, the one-run step vmapped
+    over the runs (S is [M, d] there, one row per run)."""
+    def make(n, d, m):
+        key = jax.random.PRNGKey(0)
+        x = jax.random.normal(key, (n, d), dtype=dtype)
+        y = jnp.where(jax.random.uniform(key, (n,)) < 0.5, -1.0, 1.0).astype(dtype)
+
+        if vmapped:
+            def one_loss(s):
+                t = (x @ s) * y
+                return (0.8 * jax.nn.softplus(-t) + 0.2 * t * t).mean()
+
+            one_step = lambda s: s - 0.1 * jax.grad(one_loss)(s)
+            update = jax.vmap(one_step)
+            start = jnp.zeros((m, d), dtype=dtype)
+        else:
+            def loss(s):
+                t = (x @ s) * y[:, None]
+                return (0.8 * jax.nn.softplus(-t) + 0.2 * t * t).mean(0).sum()
+
+            update = lambda s: s - 0.1 * jax.grad(loss)(s)
+            start = jnp.zeros((d, m), dtype=dtype)
+        loop = jax.jit(lambda s: jax.lax.fori_loop(0, LOOP, lambda _, v: update(v), s))
+        state = {"s": start}
+
+        def step():
+            state["s"] = loop(state["s"]).block_until_ready()
+        step.steps_per_call = LOOP
+        return step
+    return make
+
+
 def bench(make, sizes, runs, bytes_per, warmup, iters, name):
     for n, d in sizes:
         for m in runs:
@@ -89,7 +128,7 @@ def bench(make, sizes, runs, bytes_per, warmup, iters, name):
                 t0 = time.perf_counter()
                 step()
                 times.append(time.perf_counter() - t0)
-            sec = median(times)
+            sec = median(times) / getattr(step, "steps_per_call", 1)
             print(f"| {name} | {n} | {d} | {m} | {sec * 1e3:.3f} | "
                   f"{2 * n * d * bytes_per / sec / 1e9:.1f} | {4 * n * d * m / sec / 1e9:.1f} |")
 
@@ -127,6 +166,10 @@ def main():
         import jax.numpy as jnp
         dtype = jnp.float32 if args.dtype == "f32" else jnp.float64
         bench(jax_step_fn(jax, jnp, dtype), sizes, runs, bytes_per, args.warmup, args.iters, "jax")
+        loop_iters = max(3, args.iters // LOOP)
+        for name, vmapped in (("jax-loop", False), ("jax-vmap", True)):
+            bench(jax_loop_fn(jax, jnp, dtype, vmapped), sizes, runs, bytes_per, 2, loop_iters,
+                  name)
     except ImportError:
         print("| jax | not installed | | | | | |")
 
