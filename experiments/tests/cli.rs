@@ -236,6 +236,19 @@ fn bad_input_exits_non_zero_and_names_the_key() {
     assert_rejected(&["--set", "train.lr=[0.1, 0.2, 0.3]"], "train.lr");
     assert_rejected(&["--set", "train.steps=0"], "train.steps");
     assert_rejected(&["--set", "train.optimizer=\"lbfgs\""], "train.optimizer");
+    assert_rejected(
+        &["--set", "train.fused_kernel=\"fast\""],
+        "train.fused_kernel",
+    );
+    assert_rejected(
+        &[
+            "--set",
+            "train.engine=\"burn\"",
+            "--set",
+            "train.fused_kernel=\"blocked\"",
+        ],
+        "train.fused_kernel",
+    );
     // What only the linear classifier supports, asked of the MLP.
     for (extra, key) in [
         ("model.hidden=[]", "model.hidden"),

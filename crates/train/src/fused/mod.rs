@@ -24,6 +24,16 @@
 //! built and nothing is copied between host and device inside the step; the objective is only
 //! evaluated when the caller asks (at logging steps, or when a margin turns suspect).
 //!
+//! **Two kernels** (`train.fused_kernel`, [`FusedKernel`]). The pipelined one above reads X
+//! at the matrix–vector rate, which is the fastest for one or two runs. With many runs the
+//! step is two matrix products, and the blocked kernel computes them at the matrix–matrix rate:
+//! blocks of rows (about 512 KiB, 16 to 128 rows) go through `T_B = A_B S`, the derivatives, and
+//! `∇ += A_Bᵀ G_B`, each product by faer's GEMM on the calling thread, with the block still in
+//! the core's L2 cache for the second. `auto` picks it from [`BLOCKED_MIN_RUNS`] runs on. The
+//! kernels sum in different orders, so they agree to rounding, not bit for bit; a run's result
+//! therefore depends on the kernel, which `config.json` records, and not otherwise on how many
+//! runs share its batch.
+//!
 //! **Threads, reproducibly.** The rows are split into at most eight contiguous parts, a number
 //! fixed by N and d alone. Each part accumulates its own gradient, and the gradients are summed
 //! in part order, so the result is bit-identical whatever the thread count. The parts are shared
