@@ -289,6 +289,9 @@ pub struct TrainConfig {
     /// on it.
     pub threads: usize,
     /// The fused engine's kernel: auto (default; blocked from 16 runs on), pipelined or blocked.
+    /// Left out of `config.json` when it is `auto`, so that a sweep stored before this key
+    /// existed still resumes.
+    #[serde(skip_serializing_if = "FusedKernel::is_auto")]
     pub fused_kernel: FusedKernel,
     /// Learning rate, one value or one per run.
     pub lr: PerRun,
@@ -1272,10 +1275,15 @@ impl RunConfig {
             .iter()
             .map(|(key, _)| {
                 let v = key.split('.').try_fold(&value, |v, part| v.get(part));
-                (
-                    key.to_string(),
-                    v.map_or_else(|| "(missing)".to_string(), |v| v.to_string()),
-                )
+                let shown = match v {
+                    Some(v) => v.to_string(),
+                    // Left out of the serialised config while it is the default.
+                    None if *key == "train.fused_kernel" => {
+                        format!("\"{}\"", self.train.fused_kernel.name())
+                    }
+                    None => "(missing)".to_string(),
+                };
+                (key.to_string(), shown)
             })
             .collect()
     }
@@ -1315,7 +1323,10 @@ mod tests {
 
     #[test]
     fn fields_document_exactly_the_config_keys() {
-        let value = toml::Value::try_from(RunConfig::default()).expect("serialises");
+        // `train.fused_kernel` is serialised only when it is not `auto`.
+        let mut every_key = RunConfig::default();
+        every_key.train.fused_kernel = FusedKernel::Blocked;
+        let value = toml::Value::try_from(every_key).expect("serialises");
         let mut keys = Vec::new();
         leaves("", &value, &mut keys);
         let mut documented: Vec<String> = FIELDS.iter().map(|(k, _)| k.to_string()).collect();

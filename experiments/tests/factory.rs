@@ -81,3 +81,30 @@ fn a_gpu_backend_given_a_host_engine_gets_a_note_and_auto_trains_on_the_device()
     let cpu = cfg(&["train.engine=\"fused\""]);
     assert_eq!(host_engine_note(&cpu, resolve_engine(&cpu)), None);
 }
+
+/// `train.fused_kernel` stays out of the stored config while it is `auto`, so that sweeps
+/// stored before the key existed still match their config on resume; a chosen kernel is
+/// stored and reads back, and reaches the engine.
+#[test]
+fn the_fused_kernel_is_stored_only_when_chosen() {
+    let cfg = |sets: &[&str]| {
+        let all: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        RunConfig::load(None, &all).expect("config")
+    };
+    let auto = serde_json::to_value(cfg(&[])).expect("serialises");
+    assert!(
+        auto["train"].get("fused_kernel").is_none(),
+        "{}",
+        auto["train"]
+    );
+    let blocked = cfg(&["train.fused_kernel=\"blocked\""]);
+    let stored = serde_json::to_value(&blocked).expect("serialises");
+    assert_eq!(stored["train"]["fused_kernel"], "blocked");
+    let back: RunConfig = serde_json::from_value(stored).expect("reads back");
+    assert_eq!(back, blocked);
+    let spec = experiments::run::train_spec(&blocked).expect("spec");
+    assert_eq!(
+        spec.fused_kernel,
+        logit_reg_train::fused::FusedKernel::Blocked
+    );
+}

@@ -208,6 +208,16 @@ struct Family<'a> {
     color: usize,
 }
 
+/// The mean and the spread over seeds of `key` among `runs` at λ = d/N = `lambda`.
+fn at_lambda(runs: &[&Record], n: f64, lambda: f64, key: &str) -> (f64, f64) {
+    let sel: Vec<&Record> = runs
+        .iter()
+        .copied()
+        .filter(|r| (r.num("data.d") / n - lambda).abs() < 1e-9)
+        .collect();
+    stat(&sel, key)
+}
+
 fn analyse<'a>(parts: &'a Parts) -> Result<Analysis, ExperimentError> {
     let gd_zero = part_data(parts, "gd-zero")?;
     let gd_random = part_data(parts, "gd-random")?;
@@ -328,22 +338,14 @@ fn analyse<'a>(parts: &'a Parts) -> Result<Analysis, ExperimentError> {
             ));
             let (m, u, per) = threshold_over_seeds(&runs, n, "eq5_accuracy", level);
             let (tm, tu, _) = threshold_over_seeds(&runs, n, "test_accuracy", level);
-            let at = |lambda: f64| {
-                let sel: Vec<&Record> = runs
-                    .iter()
-                    .copied()
-                    .filter(|r| (r.num("data.d") / n - lambda).abs() < 1e-9)
-                    .collect();
-                stat(&sel, "eq5_accuracy")
-            };
             let past: Vec<f64> = runs
                 .iter()
                 .filter(|r| r.num("data.d") / n > 1.0 + 1e-9)
                 .map(|r| r.num("eq5_accuracy"))
                 .collect();
             beyond.insert((f.run, key(f.alpha), key(sn)), mean_std(&past).0);
-            let (b0, b0s) = at(BEYOND[0]);
-            let (b1, b1s) = at(BEYOND[1]);
+            let (b0, b0s) = at_lambda(&runs, n, BEYOND[0], "eq5_accuracy");
+            let (b1, b1s) = at_lambda(&runs, n, BEYOND[1], "eq5_accuracy");
             a.rows.push(vec![
                 f.run.into(),
                 f.penalty.into(),
@@ -364,18 +366,6 @@ fn analyse<'a>(parts: &'a Parts) -> Result<Analysis, ExperimentError> {
     }
     // Feature noise at σ_n = 1: the GD trajectory (the paper's quantity) first, the exact
     // minimiser beside it as its limit, and the closed forms for that limit.
-    let mut acc_panel = Panel {
-        legend: Legend::LowerLeft,
-        ..Panel::new(
-            "σ_n = 1: test accuracy with feature noise",
-            "λ = d/N",
-            "test accuracy",
-        )
-    };
-    let mut cos_panel = Panel {
-        legend: Legend::LowerLeft,
-        ..Panel::new("σ_n = 1: cos(S, e₁)", "λ = d/N", "cos(S, e₁)")
-    };
     let mut theory_gaps = Vec::new();
     let mut penalty_gaps = Vec::new();
     let mut at_one = Vec::new();
@@ -392,21 +382,37 @@ fn analyse<'a>(parts: &'a Parts) -> Result<Analysis, ExperimentError> {
         let limit = select(exact, 0.4);
         let smooth = select(smoothing, 0.4);
         let (c_unreg, c_reg, c_limit) = (2 * i, 2 * i + 1, 2 * i + 1);
+        let mut acc_panel = Panel {
+            legend: Legend::LowerLeft,
+            ..Panel::new(
+                format!("σ_f = {sf}, σ_n = 1: test accuracy"),
+                "λ = d/N",
+                "test accuracy",
+            )
+        };
+        let mut cos_panel = Panel {
+            legend: Legend::LowerLeft,
+            ..Panel::new(
+                format!("σ_f = {sf}, σ_n = 1: cos(S, e₁)"),
+                "λ = d/N",
+                "cos(S, e₁)",
+            )
+        };
         for (label, runs, style, color) in [
             (
-                format!("GD {steps} steps, σ_f = {sf}, α = 0"),
+                format!("GD {steps} steps, α = 0"),
                 &gd_unreg,
                 Style::MeasuredOpen,
                 c_unreg,
             ),
             (
-                format!("GD {steps} steps, σ_f = {sf}, α = 0.4"),
+                format!("GD {steps} steps, α = 0.4"),
                 &gd_reg,
                 Style::Measured,
                 c_reg,
             ),
             (
-                format!("exact minimiser (limit), σ_f = {sf}, α = 0.4"),
+                "exact minimiser (limit), α = 0.4".to_string(),
                 &limit,
                 Style::Line,
                 c_limit,
@@ -438,17 +444,13 @@ fn analyse<'a>(parts: &'a Parts) -> Result<Analysis, ExperimentError> {
                 .map(|p| (p.x, p.y))
                 .collect()
         };
-        let (gap, at_lambda) = largest_gap(&pairs(&limit), &pairs(&smooth));
-        penalty_gaps.push((sf, gap, at_lambda));
-        let one = |runs: &[&Record]| {
-            let sel: Vec<&Record> = runs
-                .iter()
-                .copied()
-                .filter(|r| (r.num("data.d") / n - 1.0).abs() < 1e-9)
-                .collect();
-            stat(&sel, "test_accuracy").0
-        };
-        at_one.push((sf, one(&gd_reg), one(&limit)));
+        let (gap, worst_lambda) = largest_gap(&pairs(&limit), &pairs(&smooth));
+        penalty_gaps.push((sf, gap, worst_lambda));
+        at_one.push((
+            sf,
+            at_lambda(&gd_reg, n, 1.0, "test_accuracy").0,
+            at_lambda(&limit, n, 1.0, "test_accuracy").0,
+        ));
         let th_acc: Vec<Point> = theory_lambdas
             .iter()
             .map(|&l| {
@@ -468,20 +470,20 @@ fn analyse<'a>(parts: &'a Parts) -> Result<Analysis, ExperimentError> {
             })
             .collect();
         acc_panel.series.push(Series::new(
-            format!("theory A(λ) of the limit, σ_f = {sf}"),
+            "theory A(λ) of the limit".to_string(),
             Style::Theory,
             c_limit,
             th_acc,
         ));
         cos_panel.series.push(Series::new(
-            format!("theory cos θ₁ of the limit, σ_f = {sf}"),
+            "theory cos θ₁ of the limit".to_string(),
             Style::Theory,
             c_limit,
             th_cos,
         ));
+        a.panels.push(acc_panel);
+        a.panels.push(cos_panel);
     }
-    a.panels.push(acc_panel);
-    a.panels.push(cos_panel);
     let get = |run: &str, penalty: &str, alpha: f64, sn: f64| {
         thresholds
             .get(&(run, penalty, key(alpha), key(sn)))

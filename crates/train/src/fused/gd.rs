@@ -50,6 +50,11 @@ impl FusedKernel {
         }
     }
 
+    /// Whether this is [`FusedKernel::Auto`].
+    pub fn is_auto(&self) -> bool {
+        *self == Self::Auto
+    }
+
     /// The kernel used for `runs` runs (never `Auto`).
     pub fn resolve(self, runs: usize) -> Self {
         match self {
