@@ -448,9 +448,10 @@ pub struct Estimate {
 }
 
 /// Estimates the training time of each figure in `ids` at `scale` without training it: every
-/// distinct batch shape (N, d, M·classes) is timed for a few full-batch GD steps on the
-/// configured backend and precision, and each batch costs its step count times its shape's
-/// median step time. Metrics (a few % of a run) and data generation are not included.
+/// distinct batch shape (N, d, M·classes) is timed for 40 full-batch GD steps (after 10
+/// untimed ones) on the configured backend and precision, and each batch costs its step count
+/// times its shape's median step time. (With 7 steps after 2, one shape read up to 8× its
+/// usual time on a busy machine, and every batch of that shape with it.) Metrics (a few % of a run) and data generation are not included.
 pub fn estimate(
     ids: &[u32],
     scale: Scale,
@@ -497,8 +498,8 @@ pub fn estimate(
                             n: c.data.n,
                             d: c.data.d,
                             m: m * classes,
-                            warmup: 2,
-                            iters: 7,
+                            warmup: 10,
+                            iters: 40,
                             engine: crate::run::resolve_engine(c),
                             kernel: c.train.fused_kernel,
                         };
