@@ -589,7 +589,7 @@ pub const FIELDS: &[(&str, &str)] = &[
     ),
     (
         "train.fused_kernel",
-        "auto (blocked from 16 runs on, else pipelined) | pipelined (matrix-vector, fastest for 1-2 runs) | blocked (GEMM per block of 32 rows); the two agree to rounding",
+        "auto (blocked from 16 runs on, else pipelined) | pipelined (matrix-vector, fastest for a few runs) | blocked (GEMM per block of 32 rows); the two agree to rounding",
     ),
     (
         "train.lr",

@@ -96,12 +96,7 @@ impl<'a> Design<'a> {
     /// `work` on every part of the rows, in part order, the parts shared out to the threads.
     fn map_parts<R: Send>(&self, work: impl Fn(Range<usize>) -> R + Sync) -> Vec<R> {
         let parts = crate::fused::part_ranges(self.n, self.d);
-        let threads = match self.threads {
-            0 => std::thread::available_parallelism().map_or(1, |c| c.get()),
-            chosen => chosen,
-        }
-        .clamp(1, 8)
-        .min(parts.len());
+        let threads = crate::fused::team_size(self.threads, parts.len());
         if threads <= 1 {
             return parts.into_iter().map(work).collect();
         }

@@ -13,12 +13,12 @@ use rayon::prelude::*;
 
 use super::kernels::{HostFloat, sum_into, sum_scaled_into};
 use super::team::{
-    MAX_PARTS, PartObjective, PartState, SPIN_FOR, Shared, block_rows, lock, part_ranges, read,
+    PartObjective, PartState, SPIN_FOR, Shared, block_rows, lock, part_ranges, read, team_size,
     write,
 };
 
 /// Fewest runs for which [`FusedKernel::Auto`] picks the blocked kernel (BENCHMARKS.md
-/// compares the two kernels at M = 1, 2, 4, 8 and 32).
+/// compares the two kernels at M = 1, 8 and 32).
 pub const BLOCKED_MIN_RUNS: usize = 16;
 
 /// How the fused engine computes a step. Both compute the same gradient; they sum it in
@@ -31,10 +31,10 @@ pub enum FusedKernel {
     #[default]
     Auto,
     /// Tiles of four rows, one run at a time, the forward of one job and the backward of the
-    /// one before it in one sweep over the columns (matrix–vector rate; fastest for one or
-    /// two runs).
+    /// one before it in one sweep over the columns (matrix–vector rate; fastest for a few
+    /// runs).
     Pipelined,
-    /// Blocks of 32 rows, two GEMMs per block (forward `A_B S`, backward `A_Bᵀ G_B`) with
+    /// Blocks of 16 to 128 rows (about 512 KiB), two GEMMs per block (forward `A_B S`, backward `A_Bᵀ G_B`) with
     /// the block still in the cache for the second (matrix–matrix rate; fastest for several
     /// runs).
     Blocked,
@@ -94,33 +94,6 @@ impl PointwiseMarginLoss {
         }
     }
 
-    /// `v ← scale · ℓ′_m(v)` for every margin v of run m (the blocked kernel's derivatives,
-    /// with α and the penalty looked up once); true when some margin was NaN or larger in size
-    /// than [`SUSPECT_MARGIN`].
-    pub fn derivatives_in_place<T: HostFloat>(
-        &self,
-        run: usize,
-        scale: f64,
-        values: &mut [T],
-    ) -> bool {
-        let mut suspect = false;
-        let mut apply = |derivative: &dyn Fn(f64) -> f64| {
-            for v in values.iter_mut() {
-                let t = v.to_f64();
-                suspect |= t.is_nan() || t.abs() > SUSPECT_MARGIN;
-                *v = T::from_f64(scale * derivative(t));
-            }
-        };
-        match &self.penalty {
-            None => apply(&|t| -sigmoid(-t)),
-            Some(f) => {
-                let a = self.alpha[run];
-                apply(&|t| (1.0 - a) * -sigmoid(-t) + a * f.derivative(t));
-            }
-        }
-        suspect
-    }
-
     /// `ℓ′_m(t) = −(1 − α_m)·σ(−t) + α_m·f′(t)`.
     pub fn derivative(&self, run: usize, t: f64) -> f64 {
         let ce = -sigmoid(-t);
@@ -161,7 +134,8 @@ pub struct FusedSpec {
     pub weight_decay: f64,
     /// Sum instead of mean over the samples in the data term.
     pub sum_data_term: bool,
-    /// Threads (0: the available cores, at most [`MAX_PARTS`]). The results do not depend on it.
+    /// Threads (0: the available cores; at most 8, the most parts). The results do not depend
+    /// on it.
     pub threads: usize,
     /// The kernel ([`FusedKernel::Auto`]: by the number of runs).
     pub kernel: FusedKernel,
@@ -189,11 +163,7 @@ impl<T: HostFloat> FusedGd<T> {
             }
         }
         let parts = part_ranges(n, d);
-        let cores = match spec.threads {
-            0 => std::thread::available_parallelism().map_or(1, |c| c.get()),
-            chosen => chosen,
-        };
-        let members = cores.clamp(1, MAX_PARTS).min(parts.len());
+        let members = team_size(spec.threads, parts.len());
         let kernel = spec.kernel.resolve(runs);
         let margins = match kernel {
             FusedKernel::Blocked => block_rows(d, std::mem::size_of::<T>()) * runs,

@@ -31,8 +31,8 @@
 //! `∇ += A_Bᵀ G_B`, each product by faer's GEMM on the calling thread, with the block still in
 //! the core's L2 cache for the second. `auto` picks it from [`BLOCKED_MIN_RUNS`] runs on. The
 //! kernels sum in different orders, so they agree to rounding, not bit for bit; a run's result
-//! therefore depends on the kernel, which `config.json` records, and not otherwise on how many
-//! runs share its batch.
+//! therefore depends on the kernel (recorded in `config.json` when chosen; `auto` follows from
+//! the number of runs), and not otherwise on how many runs share its batch.
 //!
 //! **Threads, reproducibly.** The rows are split into at most eight contiguous parts, a number
 //! fixed by N and d alone. Each part accumulates its own gradient, and the gradients are summed
@@ -49,7 +49,7 @@ pub use gd::{
     BLOCKED_MIN_RUNS, FusedGd, FusedKernel, FusedSpec, PointwiseMarginLoss, SUSPECT_MARGIN,
 };
 pub use kernels::{HostFloat, prefix_dots, rows_axpy, rows_dot};
-pub(crate) use team::part_ranges;
+pub(crate) use team::{part_ranges, team_size};
 
 #[cfg(test)]
 mod tests;

@@ -16,6 +16,16 @@ use super::kernels::{HostFloat, tile_rows};
 
 /// Most parts the rows are split into (and so most threads used).
 pub(crate) const MAX_PARTS: usize = 8;
+/// Threads of a team for `parts` parts when `threads` were asked for (0: the available
+/// cores): at least 1, at most [`MAX_PARTS`] and the number of parts.
+pub(crate) fn team_size(threads: usize, parts: usize) -> usize {
+    let cores = match threads {
+        0 => std::thread::available_parallelism().map_or(1, |c| c.get()),
+        chosen => chosen,
+    };
+    cores.clamp(1, MAX_PARTS).min(parts.max(1))
+}
+
 /// Bytes of rows per block of the blocked kernel: the block stays in the core's L2 cache
 /// between its forward and its backward product.
 const BLOCK_BYTES: usize = 1 << 19;
@@ -110,7 +120,7 @@ impl<T: HostFloat> PartGradient<'_, T> {
     /// and is still in the cache for the backward one, so X is still read from memory once per
     /// step, now at the GEMM rate: this is the kernel for several runs. `margins` holds T_B
     /// (then G_B), column-major `[b, M]`.
-    fn blocked(self, margins: &mut [T]) {
+    fn blocked(mut self, margins: &mut [T]) {
         self.suspect.iter_mut().for_each(|f| *f = false);
         let d = self.d;
         let n = self.rows.len() / d.max(1);
@@ -133,8 +143,8 @@ impl<T: HostFloat> PartGradient<'_, T> {
                 weights,
             );
             for (m, column) in t.chunks_exact_mut(b).enumerate() {
-                if self.loss.derivatives_in_place(m, self.data_scale, column) {
-                    self.suspect[m] = true;
+                for v in column {
+                    *v = self.derivative_weight(m, *v);
                 }
             }
             let grad = MatMut::from_column_major_slice_mut(&mut *self.grad, d, runs);
