@@ -288,7 +288,8 @@ pub struct TrainConfig {
     /// Threads of the fused engine (0: the available cores, at most 8); results do not depend
     /// on it.
     pub threads: usize,
-    /// The fused engine's kernel: auto (default; blocked from 16 runs on), pipelined or blocked.
+    /// The fused engine's kernel: auto (default; blocked from 16 runs on and for K classes),
+    /// pipelined (binary only) or blocked.
     /// Left out of `config.json` when it is `auto`, so that a sweep stored before this key
     /// existed still resumes.
     #[serde(skip_serializing_if = "FusedKernel::is_auto")]
@@ -581,7 +582,7 @@ pub const FIELDS: &[(&str, &str)] = &[
     ),
     (
         "train.engine",
-        "auto (fused where it applies, else burn) | burn (Burn autodiff, the reference) | fused (host engine, X read once per step: gd, binary, linear, CPU)",
+        "auto (fused where it applies, else burn) | burn (Burn autodiff, the reference) | fused (host engine, X read once per step: linear model, gd or full-batch adam, CPU)",
     ),
     (
         "train.threads",
@@ -589,7 +590,7 @@ pub const FIELDS: &[(&str, &str)] = &[
     ),
     (
         "train.fused_kernel",
-        "auto (blocked from 16 runs on, else pipelined) | pipelined (matrix-vector, fastest for a few runs) | blocked (GEMM per block of 32 rows); the two agree to rounding",
+        "auto (blocked from 16 runs on and for multi-class runs, else pipelined) | pipelined (matrix-vector, binary only, fastest for a few runs) | blocked (GEMM per block of 16-128 rows); the two agree to rounding",
     ),
     (
         "train.lr",
@@ -929,13 +930,19 @@ impl RunConfig {
                 "auto with train.engine = burn (the kernel is the fused engine's)",
             ));
         }
-        if t.engine == EngineName::Fused && (t.optimizer != OptimizerName::Gd || !self.is_binary())
-        {
+        if t.fused_kernel == FusedKernel::Pipelined && !self.is_binary() {
+            return Err(ExperimentError::invalid(
+                "train.fused_kernel",
+                "pipelined",
+                "auto | blocked for multi-class data (the pipelined kernel is binary only)",
+            ));
+        }
+        if t.engine == EngineName::Fused && !self.fused_applies() {
             return Err(ExperimentError::invalid(
                 "train.engine",
                 "fused",
-                "auto | burn unless train.optimizer = gd, data.source = synthetic and \
-                 data.model = signal-noise",
+                "auto | burn unless model.kind = linear and train.optimizer = gd, or adam with \
+                 train.batch_size = 0 (the full batch)",
             ));
         }
         let n = self.n_train();
@@ -1062,6 +1069,18 @@ impl RunConfig {
     /// a data model.
     pub fn is_real(&self) -> bool {
         self.data.source != DataSource::Synthetic
+    }
+
+    /// Whether the fused host engine can train this run: a linear model (binary, or K classes
+    /// with a bias) by GD or by Adam on the full batch (`train.batch_size` 0 or N).
+    pub fn fused_applies(&self) -> bool {
+        let t = &self.train;
+        let full_batch = match t.optimizer {
+            OptimizerName::Gd => true,
+            OptimizerName::Adam => t.batch_size == 0 || t.batch_size == self.n_train(),
+            _ => false,
+        };
+        full_batch && self.model.kind == ModelKind::Linear
     }
 
     /// Whether the problem is binary: the synthetic signal-plus-noise model. Real data sets are

@@ -60,14 +60,15 @@ pub fn resolved_config(config: &RunConfig) -> Value {
     })
 }
 
-/// The engine that trains `config`: `train.engine` as set, except that `auto` becomes `burn`
-/// where the fused engine does not apply (an optimiser other than GD, multi-class data, or a
-/// GPU backend, whose device the host engine would leave idle) and `fused` where it does.
+/// The engine that trains `config`: `train.engine` as set, except that `auto` becomes `fused`
+/// where the fused engine applies ([`RunConfig::fused_applies`]: a linear model trained by GD
+/// or full-batch Adam) on a CPU backend, and `burn` elsewhere (other models and optimisers,
+/// and a GPU backend, whose device the host engine would leave idle).
 pub fn resolve_engine(config: &RunConfig) -> EngineName {
-    let applies =
-        config.train.optimizer == OptimizerName::Gd && config.data.model == DataModel::SignalNoise;
     match config.train.engine {
-        EngineName::Auto if applies && config.backend != logit_reg_model::Backend::Wgpu => {
+        EngineName::Auto
+            if config.fused_applies() && config.backend != logit_reg_model::Backend::Wgpu =>
+        {
             EngineName::Fused
         }
         EngineName::Auto => EngineName::Burn,

@@ -11,9 +11,10 @@ fn auto_picks_the_fused_engine_only_where_it_applies() {
         RunConfig::load(None, &all).expect("config")
     };
     assert_eq!(resolve_engine(&cfg(&[])), EngineName::Fused);
+    // Full-batch Adam and K classes: fused.
     assert_eq!(
         resolve_engine(&cfg(&["train.optimizer=\"adam\""])),
-        EngineName::Burn
+        EngineName::Fused
     );
     assert_eq!(
         resolve_engine(&cfg(&[
@@ -21,8 +22,16 @@ fn auto_picks_the_fused_engine_only_where_it_applies() {
             "data.d=10",
             "data.n=30"
         ])),
-        EngineName::Burn
+        EngineName::Fused
     );
+    // Mini-batches, SGD and nonlinear models: Burn.
+    for sets in [
+        &["train.optimizer=\"adam\"", "train.batch_size=10"][..],
+        &["train.optimizer=\"sgd\"", "train.batch_size=10"][..],
+        &["model.kind=\"mlp\"", "model.hidden=[8]"][..],
+    ] {
+        assert_eq!(resolve_engine(&cfg(sets)), EngineName::Burn, "{sets:?}");
+    }
     assert_eq!(
         resolve_engine(&cfg(&["train.engine=\"burn\""])),
         EngineName::Burn
@@ -36,6 +45,13 @@ fn auto_picks_the_fused_engine_only_where_it_applies() {
         "train.steps=20",
     ];
     let result = execute(&cfg(&small), false).expect("runs");
+    assert_eq!(result.summary["engine"], "fused");
+    let multiclass = [
+        &small[..],
+        &["data.model=\"multiclass\"", "train.optimizer=\"adam\""],
+    ]
+    .concat();
+    let result = execute(&cfg(&multiclass), false).expect("runs");
     assert_eq!(result.summary["engine"], "fused");
     // Asking for the fused engine where it cannot run is a typed error naming the key.
     let err = RunConfig::load(

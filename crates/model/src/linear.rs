@@ -201,4 +201,21 @@ impl LinearClassifier {
         model.weight = Param::from_tensor(tensor);
         model
     }
+
+    /// The same classifier with the weights `weights` (row-major `[d, M·C]`) and, for a
+    /// classifier with a bias, the bias `bias` (`[M·C]`), both host f64 uploaded to the device
+    /// of the current ones. A `bias` is ignored by a bias-free classifier.
+    ///
+    /// # Shapes
+    /// - `weights`: `[d·M·C]`, `bias`: `[M·C]`
+    pub fn with_parameters(&self, weights: &[f64], bias: Option<&[f64]>) -> Self {
+        let mut model = self.with_weights(weights);
+        if let (Some(current), Some(values)) = (&model.bias, bias) {
+            let device = current.val().device();
+            let tensor =
+                Tensor::<1>::from_data(TensorData::new(values.to_vec(), [values.len()]), &device);
+            model.bias = Some(Param::from_tensor(tensor));
+        }
+        model
+    }
 }

@@ -214,6 +214,13 @@ pub trait MultiClassPenalty: Debug + Send + Sync {
     /// `∇f(z)`.
     fn gradient(&self, z: &[f64]) -> Vec<f64>;
 
+    /// `∇f(z)` written into `out` (`[K]`), for callers that evaluate it per sample in a loop
+    /// (the fused engine). The default calls [`MultiClassPenalty::gradient`]; the built-in
+    /// penalties override it without allocating.
+    fn gradient_into(&self, z: &[f64], out: &mut [f64]) {
+        out.copy_from_slice(&self.gradient(z));
+    }
+
     /// The Hessian-vector product `∇²f(z) v`.
     fn hessian_vector(&self, z: &[f64], v: &[f64]) -> Vec<f64>;
 }
@@ -243,6 +250,11 @@ impl MultiClassPenalty for ElementwiseSum {
     fn gradient(&self, z: &[f64]) -> Vec<f64> {
         z.iter().map(|&v| self.0.derivative(v)).collect()
     }
+    fn gradient_into(&self, z: &[f64], out: &mut [f64]) {
+        for (o, &v) in out.iter_mut().zip(z) {
+            *o = self.0.derivative(v);
+        }
+    }
     fn hessian_vector(&self, z: &[f64], v: &[f64]) -> Vec<f64> {
         z.iter()
             .zip(v)
@@ -260,10 +272,20 @@ impl MultiClassPenalty for ElementwiseSum {
 pub struct SoftmaxLabelSmoothing;
 
 fn softmax(z: &[f64]) -> Vec<f64> {
+    let mut p = vec![0.0; z.len()];
+    softmax_into(z, &mut p);
+    p
+}
+
+/// `softmax(z)` written into `out` (`[K]`), stable (the largest logit is subtracted first).
+pub fn softmax_into(z: &[f64], out: &mut [f64]) {
     let max = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let e: Vec<f64> = z.iter().map(|v| (v - max).exp()).collect();
-    let s: f64 = e.iter().sum();
-    e.into_iter().map(|v| v / s).collect()
+    let mut sum = 0.0;
+    for (o, v) in out.iter_mut().zip(z) {
+        *o = (v - max).exp();
+        sum += *o;
+    }
+    out.iter_mut().for_each(|o| *o /= sum);
 }
 
 /// `logsumexp(z)`, stable.
@@ -286,6 +308,11 @@ impl MultiClassPenalty for SoftmaxLabelSmoothing {
     fn gradient(&self, z: &[f64]) -> Vec<f64> {
         let k = z.len() as f64;
         softmax(z).into_iter().map(|p| p - 1.0 / k).collect()
+    }
+    fn gradient_into(&self, z: &[f64], out: &mut [f64]) {
+        softmax_into(z, out);
+        let k = z.len() as f64;
+        out.iter_mut().for_each(|p| *p -= 1.0 / k);
     }
     fn hessian_vector(&self, z: &[f64], v: &[f64]) -> Vec<f64> {
         let p = softmax(z);

@@ -6,9 +6,9 @@
 //! run m by `η_m ∇L_m`. So GD and SGD give each run its own learning rate, exactly (to
 //! rounding) as if it were trained alone. Adam is invariant to that scaling and takes one rate.
 //!
-//! Full-batch GD of a bias-free binary linear classifier with a pointwise loss goes to the
-//! fused host engine ([`crate::fused`]) instead, under the same logging, divergence and
-//! convergence rules.
+//! Full-batch GD or Adam of a linear classifier (binary and bias-free with a pointwise loss, or
+//! multi-class with a bias) goes to the fused host engine ([`crate::fused`]) instead, under the
+//! same logging, divergence and convergence rules.
 
 use burn::optim::{AdamConfig, GradientsParams, SgdConfig};
 use burn::tensor::{Int, Tensor, TensorData};
@@ -17,8 +17,10 @@ use logit_reg_model::{LogitModel, to_f64_vec};
 use rand::seq::SliceRandom;
 
 use crate::TrainError;
-use crate::fused::{FusedGd, FusedSpec, HostFloat};
-use crate::linear::{as_linear, fused_start, into_model};
+use crate::fused::{
+    FusedKernel, FusedLoss, FusedOptimizer, FusedSpec, FusedTrainer, HostFloat, SoftmaxLoss,
+};
+use crate::linear::{as_linear, into_model, linear_bias};
 use crate::objective::Objective;
 use crate::problem::{Labels, Problem};
 use crate::spec::{EngineName, OptimizerName, TrainSpec};
@@ -80,20 +82,29 @@ pub fn train<M: LogitModel>(
     }
     if spec.engine != EngineName::Burn {
         match fused_setup(&model, problem, objective, spec) {
-            Some(FusedSetup {
-                start,
-                x,
-                y,
-                spec: fused,
-            }) => {
-                // The engine keeps its own label-absorbed copy; the f64 inputs go before training.
+            Some(setup) => {
+                if setup.spec.loss.has_bias() && spec.fused_kernel == FusedKernel::Pipelined {
+                    return Err(TrainError::invalid(
+                        "train.fused_kernel",
+                        "pipelined",
+                        "auto | blocked for multi-class runs (the pipelined kernel is binary only)",
+                    ));
+                }
+                // The engine keeps its own copy of the rows; the f64 inputs go before training.
+                let FusedSetup {
+                    weights,
+                    bias,
+                    x,
+                    spec: fused,
+                } = setup;
                 let d = problem.d;
+                let bias = bias.as_deref();
                 return if problem.train_x.dtype() == burn::tensor::DType::F64 {
-                    let engine = FusedGd::<f64>::new(&x, y, d, &start, fused);
+                    let engine = FusedTrainer::<f64>::new(&x, d, &weights, bias, fused);
                     drop(x);
                     train_fused(model, engine, spec, log_step, observe)
                 } else {
-                    let engine = FusedGd::<f32>::new(&x, y, d, &start, fused);
+                    let engine = FusedTrainer::<f32>::new(&x, d, &weights, bias, fused);
                     drop(x);
                     train_fused(model, engine, spec, log_step, observe)
                 };
@@ -102,8 +113,9 @@ pub fn train<M: LogitModel>(
                 return Err(TrainError::invalid(
                     "train.engine",
                     "fused",
-                    "auto | burn unless: optimizer gd, full batch, binary labels, a bias-free \
-                     linear classifier and a pointwise loss (MarginLoss::pointwise)",
+                    "auto | burn unless: optimizer gd, or adam on the full batch; a linear \
+                     classifier, either binary and bias-free with a pointwise loss \
+                     (MarginLoss::pointwise) or multi-class with a bias",
                 ));
             }
             None => {}
@@ -205,56 +217,85 @@ pub fn train<M: LogitModel>(
 }
 
 /// What the fused engine starts from.
-struct FusedSetup<'p> {
-    /// Initial weights, row-major `[d, M]`.
-    start: Vec<f64>,
+struct FusedSetup {
+    /// Initial weights, row-major `[d, M·C]`.
+    weights: Vec<f64>,
+    /// Initial bias `[M·C]` (multi-class).
+    bias: Option<Vec<f64>>,
     /// Training inputs on the host, row-major `[N, d]`.
     x: Vec<f64>,
-    /// Training labels ±1, `[N]`.
-    y: &'p [f64],
-    /// Loss, rates and weight decay.
+    /// Loss with labels, optimiser, rates and weight decay.
     spec: FusedSpec,
 }
 
-/// What the fused engine needs, when it applies to this model, problem, objective and spec.
-fn fused_setup<'p, M: LogitModel>(
+/// What the fused engine needs, when it applies to this model, problem, objective and spec:
+/// GD or full-batch Adam, on a bias-free binary linear classifier with a pointwise margin loss
+/// or on a multi-class linear classifier with a bias.
+fn fused_setup<M: LogitModel>(
     model: &M,
-    problem: &'p Problem,
+    problem: &Problem,
     objective: &Objective,
     spec: &TrainSpec,
-) -> Option<FusedSetup<'p>> {
-    if spec.optimizer != OptimizerName::Gd {
-        return None;
-    }
-    let Objective::Binary {
-        loss,
-        weight_decay,
-        sum_data_term,
-    } = objective
-    else {
-        return None;
+) -> Option<FusedSetup> {
+    let optimizer = match spec.optimizer {
+        OptimizerName::Gd => FusedOptimizer::Gd,
+        // A batch of all N samples is the full batch too (in a shuffled order).
+        OptimizerName::Adam if spec.batch_size == 0 || spec.batch_size == problem.n => {
+            FusedOptimizer::Adam {
+                beta1: spec.adam.0,
+                beta2: spec.adam.1,
+                epsilon: spec.adam.2,
+            }
+        }
+        _ => return None,
     };
-    let Labels::Binary { train, .. } = &problem.labels else {
-        return None;
+    let linear = as_linear(model)?;
+    let (loss, weight_decay, sum_data_term) = match (objective, &problem.labels) {
+        (
+            Objective::Binary {
+                loss,
+                weight_decay,
+                sum_data_term,
+            },
+            Labels::Binary { train, .. },
+        ) if linear.classes == 1 && linear.bias.is_none() => (
+            FusedLoss::Margin {
+                loss: loss.pointwise()?,
+                labels: train.clone(),
+            },
+            *weight_decay,
+            *sum_data_term,
+        ),
+        (Objective::MultiClass(loss), Labels::Classes { k, train, .. })
+            if linear.classes == *k && linear.bias.is_some() =>
+        {
+            let loss = SoftmaxLoss {
+                classes: *k,
+                labels: train.clone(),
+                alpha: loss.alpha.clone(),
+                penalty: loss.penalty.clone(),
+            };
+            (FusedLoss::Softmax(loss), 0.0, false)
+        }
+        _ => return None,
     };
-    let pointwise = loss.pointwise()?;
-    let start = fused_start(as_linear(model)?)?;
     Some(FusedSetup {
-        start,
+        weights: linear.weights_f64(),
+        bias: linear_bias(model),
         x: to_f64_vec(problem.train_x.clone().inner()),
-        y: train,
         spec: FusedSpec {
-            loss: pointwise,
+            loss,
+            optimizer,
             lr: spec.lr.clone(),
-            weight_decay: *weight_decay,
-            sum_data_term: *sum_data_term,
+            weight_decay,
+            sum_data_term,
             threads: spec.threads,
             kernel: spec.fused_kernel,
         },
     })
 }
 
-/// The GD loop on the fused engine, with the same logging, divergence and convergence rules
+/// The step loop on the fused engine, with the same logging, divergence and convergence rules
 /// as the Burn loop: the objective is evaluated at logging steps, and at any step where a run's
 /// margins become suspect (NaN or beyond [`crate::fused::SUSPECT_MARGIN`]); a run whose
 /// objective is then non-finite has diverged at that step, as the Burn loop would record. (A
@@ -262,22 +303,17 @@ fn fused_setup<'p, M: LogitModel>(
 /// step.)
 fn train_fused<M: LogitModel, T: HostFloat>(
     mut model: M,
-    mut engine: FusedGd<T>,
+    mut engine: FusedTrainer<T>,
     spec: &TrainSpec,
     mut log_step: impl FnMut(u64) -> bool,
     mut observe: impl FnMut(&StepView<'_, M>),
 ) -> Result<(M, TrainOutcome), TrainError> {
     let mut state = LoopState::new(engine.runs());
-    let rebuild = |model: &M, weights: &[f64]| {
+    let rebuild = |model: &M, engine: &FusedTrainer<T>| {
+        let (weights, bias) = (engine.weights(), engine.bias());
         as_linear(model)
-            .and_then(|linear| into_model::<M>(linear.with_weights(weights)))
-            .ok_or_else(|| {
-                TrainError::invalid(
-                    "train.engine",
-                    "fused",
-                    "a bias-free binary linear classifier",
-                )
-            })
+            .and_then(|linear| into_model::<M>(linear.with_parameters(&weights, bias.as_deref())))
+            .ok_or_else(|| TrainError::invalid("train.engine", "fused", "a linear classifier"))
     };
     loop {
         engine.compute_gradient();
@@ -296,7 +332,7 @@ fn train_fused<M: LogitModel, T: HostFloat>(
             // own) is divergence too; the objective is at hand at every logging step.
             state.record(&objective);
             done = state.done(spec.steps);
-            let current = rebuild(&model, &engine.weights())?;
+            let current = rebuild(&model, &engine)?;
             observe(&state.view(&current, &objective, done));
             if done {
                 model = current;

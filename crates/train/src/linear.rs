@@ -32,8 +32,3 @@ pub fn linear_bias<M: LogitModel>(model: &M) -> Option<Vec<f64>> {
         .and_then(|linear| linear.bias.as_ref())
         .map(|bias| logit_reg_model::to_f64_vec(bias.val()))
 }
-
-/// The start of the fused engine: the weights `[d, M]` of a bias-free binary classifier.
-pub fn fused_start(linear: &LinearClassifier) -> Option<Vec<f64>> {
-    (linear.classes == 1 && linear.bias.is_none()).then(|| linear.weights_f64())
-}

@@ -1,8 +1,14 @@
-//! The fused host engine (`train.engine = "fused"`): full-batch gradient descent of M bias-free
-//! binary linear runs with a pointwise margin loss, reading X once per step.
+//! The fused host engine (`train.engine = "fused"`): full-batch training of M linear runs,
+//! reading X once per step. It takes
 //!
-//! With the label-absorbed rows `a_i = y_i x_i` (prepared once, in the run's precision) and the
-//! run-major weights `s_m`, one step of every run is
+//! - binary runs (one logit, no bias) with a pointwise margin loss ([`FusedLoss::Margin`]),
+//! - K-class runs (K logits and a bias) with softmax cross-entropy plus α f(z)
+//!   ([`FusedLoss::Softmax`]),
+//!
+//! with weight decay, by gradient descent or full-batch Adam ([`FusedOptimizer`]).
+//!
+//! **Binary.** With the label-absorbed rows `a_i = y_i x_i` (prepared once, in the run's
+//! precision) and the run-major weights `s_m`, one GD step of every run is
 //!
 //! ```text
 //! t_{i,m} = a_iᵀ s_m                                   forward
@@ -11,8 +17,13 @@
 //! s_m    ← s_m − η_m ∇_m
 //! ```
 //!
-//! which is what the Burn autodiff loop computes for the same objective (it stays the reference,
-//! and the tests check that the two agree to rounding).
+//! **K classes.** The rows are `a_i = [x_i, 1]`, so the bias is the last row of the weights
+//! `W_m ∈ R^{(d+1)×K}`; the forward gives the logit vectors `z_{i,m} = W_mᵀ a_i`, the
+//! derivatives are `g_{i,m} = c · ((1 − α_m)(softmax(z) − e_{y_i}) + α_m ∇f(z))`, and the
+//! backward is `∇_m = Σ_i a_i g_{i,m}ᵀ` (weight decay, when asked, leaves the bias alone).
+//!
+//! This is what the Burn autodiff loop computes for the same objective (it stays the
+//! reference, and the tests check that the two agree to rounding).
 //!
 //! **Why it is fast.** The rows are taken in tiles of four. The jobs (a tile, a run) run in
 //! order, and one sweep over the columns does the forward dots of one job and the backward update
@@ -24,13 +35,13 @@
 //! built and nothing is copied between host and device inside the step; the objective is only
 //! evaluated when the caller asks (at logging steps, or when a margin turns suspect).
 //!
-//! **Two kernels** (`train.fused_kernel`, [`FusedKernel`]). The pipelined one above reads X
+//! **Two kernels** (`train.fused_kernel`, [`FusedKernel`]). The pipelined one (binary only) reads X
 //! at the matrix–vector rate, which is the fastest for one or two runs. With many runs the
 //! step is two matrix products, and the blocked kernel computes them at the matrix–matrix rate:
 //! blocks of rows (about 512 KiB, 16 to 128 rows) go through `T_B = A_B S`, the derivatives, and
 //! `∇ += A_Bᵀ G_B`, each product by faer's GEMM on the calling thread, with the block still in
-//! the core's L2 cache for the second. `auto` picks it from [`BLOCKED_MIN_RUNS`] runs on. The
-//! kernels sum in different orders, so they agree to rounding, not bit for bit; a run's result
+//! the core's L2 cache for the second. `auto` picks it from [`BLOCKED_MIN_RUNS`] runs on, and
+//! always for K classes (a step is then a product with M·K columns). The kernels sum in different orders, so they agree to rounding, not bit for bit; a run's result
 //! therefore depends on the kernel (recorded in `config.json` when chosen; `auto` follows from
 //! the number of runs), and not otherwise on how many runs share its batch.
 //!
@@ -46,7 +57,8 @@ mod kernels;
 mod team;
 
 pub use gd::{
-    BLOCKED_MIN_RUNS, FusedGd, FusedKernel, FusedSpec, PointwiseMarginLoss, SUSPECT_MARGIN,
+    AdamScalars, BLOCKED_MIN_RUNS, FusedKernel, FusedLoss, FusedOptimizer, FusedSpec, FusedTrainer,
+    PointwiseMarginLoss, SUSPECT_MARGIN, SoftmaxLoss,
 };
 pub use kernels::{HostFloat, prefix_dots, rows_axpy, rows_dot};
 pub(crate) use team::{part_ranges, team_size};

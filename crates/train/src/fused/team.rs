@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use faer::{MatMut, MatRef};
 use pulp::{Arch, Simd, WithSimd};
 
-use super::gd::{FusedKernel, PointwiseMarginLoss, SUSPECT_MARGIN};
+use super::gd::{FusedKernel, FusedLoss, PointwiseMarginLoss, SUSPECT_MARGIN, SoftmaxLoss};
 use super::kernels::{HostFloat, tile_rows};
 
 /// Most parts the rows are split into (and so most threads used).
@@ -55,7 +55,9 @@ pub(crate) struct PartGradient<'a, T> {
     pub(crate) rows: &'a [T],
     pub(crate) d: usize,
     pub(crate) weights: &'a [T],
-    pub(crate) loss: &'a PointwiseMarginLoss,
+    pub(crate) loss: &'a FusedLoss,
+    /// Index of the part's first row in the training set (for the class labels).
+    pub(crate) first_row: usize,
     pub(crate) data_scale: f64,
     pub(crate) grad: &'a mut [T],
     pub(crate) suspect: &'a mut [bool],
@@ -98,28 +100,58 @@ impl<T: HostFloat> PartGradient<'_, T> {
         t.map(|v| self.derivative_weight(m, v))
     }
 
-    /// `c = scale · ℓ′_m(t)` for one margin of run m, flagging a suspect margin.
+    /// `c = scale · ℓ′_m(t)` for one margin of run m, flagging a suspect margin. Only a margin
+    /// loss reaches here: a multi-class loss always takes the blocked kernel, whose
+    /// derivatives are [`PartGradient::softmax_derivatives`].
     #[inline(always)]
     fn derivative_weight(&mut self, m: usize, t: T) -> T {
+        let FusedLoss::Margin { loss, .. } = self.loss else {
+            unreachable!("a multi-class loss takes the blocked kernel")
+        };
         let t = t.to_f64();
         if t.is_nan() || t.abs() > SUSPECT_MARGIN {
             self.suspect[m] = true;
         }
-        T::from_f64(self.data_scale * self.loss.derivative(m, t))
+        T::from_f64(self.data_scale * loss.derivative(m, t))
+    }
+
+    /// The derivatives of a block's logits under a K-class loss, in place: `t` is
+    /// column-major `[b, M·K]` (column `m·K + c` is logit c of run m) for the rows
+    /// `r0..r0 + b` of the part, and becomes `scale · ∇_z ℓ_m(z_i, y_i)` row by row.
+    fn softmax_derivatives(&mut self, loss: &SoftmaxLoss, t: &mut [T], b: usize, r0: usize) {
+        let k = loss.classes;
+        let runs = t.len() / (b * k).max(1);
+        let (mut z, mut g, mut scratch) = (vec![0.0; k], vec![0.0; k], vec![0.0; k]);
+        for r in 0..b {
+            let label = loss.labels[self.first_row + r0 + r];
+            for m in 0..runs {
+                for (c, v) in z.iter_mut().enumerate() {
+                    *v = t[(m * k + c) * b + r].to_f64();
+                }
+                if z.iter().any(|v| v.is_nan() || v.abs() > SUSPECT_MARGIN) {
+                    self.suspect[m] = true;
+                }
+                loss.gradient_into(m, &z, label, &mut g, &mut scratch);
+                for (c, v) in g.iter().enumerate() {
+                    t[(m * k + c) * b + r] = T::from_f64(self.data_scale * v);
+                }
+            }
+        }
     }
 
     /// The blocked kernel: blocks of [`block_rows`] rows, each with two matrix products,
     ///
     /// ```text
-    /// T_B = A_B S            forward: margins of the block's rows, every run   [b, M]
-    /// G_B = c · ℓ′(T_B)      derivatives, elementwise
-    /// ∇  += A_Bᵀ G_B         backward                                         [d, M]
+    /// T_B = A_B S            forward: logits of the block's rows, every column  [b, M·C]
+    /// G_B = c · ∂ℓ/∂T_B      derivatives (elementwise for a margin loss; per row
+    ///                        and run over the K logits for a multi-class one)
+    /// ∇  += A_Bᵀ G_B         backward                                          [d, M·C]
     /// ```
     ///
     /// by faer's GEMM on this thread. The block is read from memory for the forward product
     /// and is still in the cache for the backward one, so X is still read from memory once per
-    /// step, now at the GEMM rate: this is the kernel for several runs. `margins` holds T_B
-    /// (then G_B), column-major `[b, M]`.
+    /// step, now at the GEMM rate: this is the kernel for several runs, and for K classes.
+    /// `margins` holds T_B (then G_B), column-major `[b, M·C]`.
     fn blocked(mut self, margins: &mut [T]) {
         self.suspect.iter_mut().for_each(|f| *f = false);
         let d = self.d;
@@ -128,27 +160,32 @@ impl<T: HostFloat> PartGradient<'_, T> {
             self.grad.iter_mut().for_each(|g| *g = T::default());
             return;
         }
-        let runs = self.weights.len() / d;
+        let cols = self.weights.len() / d;
         let (all_rows, weights) = (self.rows, self.weights);
-        let weights = MatRef::from_column_major_slice(weights, d, runs);
+        let weights = MatRef::from_column_major_slice(weights, d, cols);
         let rows_per_block = block_rows(d, std::mem::size_of::<T>());
         for (block, r0) in (0..n).step_by(rows_per_block).enumerate() {
             let b = rows_per_block.min(n - r0);
             let rows = MatRef::from_row_major_slice(&all_rows[r0 * d..(r0 + b) * d], b, d);
-            let t = &mut margins[..b * runs];
+            let t = &mut margins[..b * cols];
             T::matmul(
-                MatMut::from_column_major_slice_mut(t, b, runs),
+                MatMut::from_column_major_slice_mut(t, b, cols),
                 false,
                 rows,
                 weights,
             );
-            for (m, column) in t.chunks_exact_mut(b).enumerate() {
-                for v in column {
-                    *v = self.derivative_weight(m, *v);
+            match self.loss {
+                FusedLoss::Margin { .. } => {
+                    for (m, column) in t.chunks_exact_mut(b).enumerate() {
+                        for v in column {
+                            *v = self.derivative_weight(m, *v);
+                        }
+                    }
                 }
+                FusedLoss::Softmax(loss) => self.softmax_derivatives(loss, t, b, r0),
             }
-            let grad = MatMut::from_column_major_slice_mut(&mut *self.grad, d, runs);
-            let g = MatRef::from_column_major_slice(&*t, b, runs);
+            let grad = MatMut::from_column_major_slice_mut(&mut *self.grad, d, cols);
+            let g = MatRef::from_column_major_slice(&*t, b, cols);
             T::matmul(grad, block > 0, rows.transpose(), g);
         }
     }
@@ -227,6 +264,54 @@ impl<T: HostFloat> WithSimd for PartObjective<'_, T> {
     }
 }
 
+/// One part's K-class objective terms, `Σ_i ℓ_m(z_i, y_i)` per run in f64, with the logits
+/// of blocks of [`block_rows`] rows from faer's GEMM. `first_row` is the part's first row in
+/// the training set.
+///
+/// # Shapes
+/// - `rows`: `[n_part, width]` row-major; `weights`: `[width, M·K]` column-major
+pub(crate) fn softmax_part_objective<T: HostFloat>(
+    rows: &[T],
+    width: usize,
+    weights: &[T],
+    loss: &SoftmaxLoss,
+    first_row: usize,
+) -> Vec<f64> {
+    let k = loss.classes;
+    let cols = weights.len() / width.max(1);
+    let runs = cols / k;
+    let mut sums = vec![0.0; runs];
+    let n = rows.len() / width.max(1);
+    if n == 0 || width == 0 {
+        return sums;
+    }
+    let weights = MatRef::from_column_major_slice(weights, width, cols);
+    let per_block = block_rows(width, std::mem::size_of::<T>());
+    let mut t = vec![T::default(); per_block * cols];
+    let mut z = vec![0.0; k];
+    for r0 in (0..n).step_by(per_block) {
+        let b = per_block.min(n - r0);
+        let block = MatRef::from_row_major_slice(&rows[r0 * width..(r0 + b) * width], b, width);
+        let t = &mut t[..b * cols];
+        T::matmul(
+            MatMut::from_column_major_slice_mut(t, b, cols),
+            false,
+            block,
+            weights,
+        );
+        for r in 0..b {
+            let label = loss.labels[first_row + r0 + r];
+            for (m, sum) in sums.iter_mut().enumerate() {
+                for (c, v) in z.iter_mut().enumerate() {
+                    *v = t[(m * k + c) * b + r].to_f64();
+                }
+                *sum += loss.value(m, &z, label);
+            }
+        }
+    }
+    sums
+}
+
 /// One part's gradient accumulator and flags.
 #[derive(Debug)]
 pub(crate) struct PartState<T> {
@@ -241,12 +326,17 @@ pub(crate) struct PartState<T> {
 /// signals of the step protocol.
 #[derive(Debug)]
 pub(crate) struct Shared<T> {
+    /// The training rows, row-major `[N, width]`: `y_i x_i` (binary) or `[x_i, 1]` (K classes).
     pub(crate) a: Vec<T>,
+    /// The rows' width: d, plus one for the bias column.
     pub(crate) d: usize,
+    /// Logits per run C (1 for binary).
+    pub(crate) classes: usize,
+    /// The weights, column-major `[width, M·C]`.
     pub(crate) weights: RwLock<Vec<T>>,
     pub(crate) parts: Vec<Range<usize>>,
     pub(crate) states: Vec<Mutex<PartState<T>>>,
-    pub(crate) loss: PointwiseMarginLoss,
+    pub(crate) loss: FusedLoss,
     pub(crate) data_scale: f64,
     /// The kernel every part uses: [`FusedKernel::Pipelined`] or [`FusedKernel::Blocked`].
     pub(crate) kernel: FusedKernel,
@@ -297,6 +387,7 @@ impl<T: HostFloat> Shared<T> {
                 d,
                 weights: &weights,
                 loss: &self.loss,
+                first_row: range.start,
                 data_scale: self.data_scale,
                 grad,
                 suspect,

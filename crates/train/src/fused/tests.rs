@@ -220,14 +220,18 @@ fn check_gradient(n: usize, d: usize, kernel: FusedKernel) {
         penalty: Some(Arc::new(logit_reg_model::penalty::Quadratic)),
     };
     let spec = FusedSpec {
-        loss: loss.clone(),
+        loss: FusedLoss::Margin {
+            loss: loss.clone(),
+            labels: y.clone(),
+        },
+        optimizer: FusedOptimizer::Gd,
         lr: vec![0.1, 0.2, 0.3],
         weight_decay: 0.05,
         sum_data_term: false,
         threads: 0,
         kernel,
     };
-    let mut engine = FusedGd::<f64>::new(&x, &y, d, &w, spec.clone());
+    let mut engine = FusedTrainer::<f64>::new(&x, d, &w, None, spec.clone());
     assert_eq!(engine.kernel(), kernel);
     engine.compute_gradient();
     assert!(engine.suspect().iter().all(|f| !f));
@@ -250,7 +254,7 @@ fn check_gradient(n: usize, d: usize, kernel: FusedKernel) {
     let h = 1e-5;
     let shifted = |sign: f64| {
         let w2: Vec<f64> = w.iter().zip(&v).map(|(a, b)| a + sign * h * b).collect();
-        FusedGd::<f64>::new(&x, &y, d, &w2, spec.clone()).objective()
+        FusedTrainer::<f64>::new(&x, d, &w2, None, spec.clone()).objective()
     };
     let (plus, minus) = (shifted(1.0), shifted(-1.0));
     for m in 0..runs {
@@ -291,10 +295,14 @@ fn suspect_margins_are_flagged_per_run() {
     let mut w = vec![0.0; d * 2];
     w[1] = f64::INFINITY; // run 1, feature 0
     let spec = FusedSpec {
-        loss: PointwiseMarginLoss {
-            alpha: vec![0.0, 0.0],
-            penalty: None,
+        loss: FusedLoss::Margin {
+            loss: PointwiseMarginLoss {
+                alpha: vec![0.0, 0.0],
+                penalty: None,
+            },
+            labels: y.clone(),
         },
+        optimizer: FusedOptimizer::Gd,
         lr: vec![0.1, 0.1],
         weight_decay: 0.0,
         sum_data_term: true,
@@ -306,8 +314,176 @@ fn suspect_margins_are_flagged_per_run() {
             kernel,
             ..spec.clone()
         };
-        let mut engine = FusedGd::<f32>::new(&x, &y, d, &w, spec);
+        let mut engine = FusedTrainer::<f32>::new(&x, d, &w, None, spec);
         engine.compute_gradient();
         assert_eq!(engine.suspect(), &[false, true], "{kernel:?}");
+    }
+}
+
+/// The K-class gradient (weights and bias) against a plain f64 loop over the samples that
+/// forms softmax and the penalty's gradient itself, on a shape the blocked kernel cuts into
+/// three blocks (the last one partial); the objective against finite differences of itself;
+/// a logit beyond the suspect bound flags its run.
+#[test]
+fn multiclass_gradient_matches_a_plain_loop_and_finite_differences() {
+    use logit_reg_model::penalty::{ElementwiseSum, MultiClassPenalty, Quadratic};
+    let (n, d, k, runs) = (300, 5, 3, 2);
+    assert_eq!(block_rows(d + 1, 8), 128);
+    let x = matrix(n * d, 11);
+    let labels: Vec<usize> = (0..n).map(|i| (i * 7 + i / 3) % k).collect();
+    let w = matrix(d * runs * k, 12);
+    let bias = matrix(runs * k, 13);
+    let penalty: Arc<dyn MultiClassPenalty> = Arc::new(ElementwiseSum(Arc::new(Quadratic)));
+    let loss = SoftmaxLoss {
+        classes: k,
+        labels: labels.clone(),
+        alpha: vec![0.0, 0.3],
+        penalty: Some(Arc::clone(&penalty)),
+    };
+    let spec = FusedSpec {
+        loss: FusedLoss::Softmax(loss),
+        optimizer: FusedOptimizer::Gd,
+        lr: vec![0.1, 0.2],
+        weight_decay: 0.0,
+        sum_data_term: false,
+        threads: 0,
+        kernel: FusedKernel::Auto,
+    };
+    let mut engine = FusedTrainer::<f64>::new(&x, d, &w, Some(&bias), spec.clone());
+    assert_eq!(engine.kernel(), FusedKernel::Blocked);
+    engine.compute_gradient();
+    assert!(engine.suspect().iter().all(|f| !f));
+    // Oracle: z = Wᵀx + b; ∂ℓ/∂z_c = (1 − α)(e^{z_c}/Σ e^z − [c = y]) + α·2 z_c.
+    let width = d + 1;
+    let alphas = [0.0, 0.3];
+    let mut want = vec![0.0; runs * k * width];
+    let mut value = [0.0; 2];
+    for i in 0..n {
+        for m in 0..runs {
+            let z: Vec<f64> = (0..k)
+                .map(|c| {
+                    let col = m * k + c;
+                    bias[col]
+                        + (0..d)
+                            .map(|j| x[i * d + j] * w[j * runs * k + col])
+                            .sum::<f64>()
+                })
+                .collect();
+            let norm: f64 = z.iter().map(|v| v.exp()).sum();
+            value[m] += ((1.0 - alphas[m]) * (norm.ln() - z[labels[i]])
+                + alphas[m] * z.iter().map(|v| v * v).sum::<f64>())
+                / n as f64;
+            for (c, zc) in z.iter().enumerate() {
+                let ce = zc.exp() / norm - f64::from(u8::from(c == labels[i]));
+                let g = ((1.0 - alphas[m]) * ce + alphas[m] * 2.0 * zc) / n as f64;
+                let col = m * k + c;
+                for j in 0..d {
+                    want[col * width + j] += g * x[i * d + j];
+                }
+                want[col * width + d] += g;
+            }
+        }
+    }
+    for (idx, (got, want)) in engine.grad.iter().zip(&want).enumerate() {
+        assert!((got - want).abs() < 1e-14, "entry {idx}: {got} vs {want}");
+    }
+    let objective = engine.objective();
+    for m in 0..runs {
+        assert!((objective[m] - value[m]).abs() < 1e-13, "objective {m}");
+    }
+    // Finite differences along (v, v_b).
+    let (v, vb) = (matrix(d * runs * k, 14), matrix(runs * k, 15));
+    let h = 1e-5;
+    let shifted = |sign: f64| {
+        let w2: Vec<f64> = w.iter().zip(&v).map(|(a, b)| a + sign * h * b).collect();
+        let b2: Vec<f64> = bias
+            .iter()
+            .zip(&vb)
+            .map(|(a, b)| a + sign * h * b)
+            .collect();
+        FusedTrainer::<f64>::new(&x, d, &w2, Some(&b2), spec.clone()).objective()
+    };
+    let (plus, minus) = (shifted(1.0), shifted(-1.0));
+    for m in 0..runs {
+        let fd = (plus[m] - minus[m]) / (2.0 * h);
+        let analytic: f64 = (m * k..(m + 1) * k)
+            .map(|col| {
+                (0..d)
+                    .map(|j| engine.grad[col * width + j] * v[j * runs * k + col])
+                    .sum::<f64>()
+                    + engine.grad[col * width + d] * vb[col]
+            })
+            .sum();
+        assert!((fd - analytic).abs() < 1e-8, "run {m}: {fd} vs {analytic}");
+    }
+    // A logit beyond the bound flags its run only.
+    let mut far = bias.clone();
+    far[k] = 2.0 * SUSPECT_MARGIN; // run 1, class 0
+    let mut engine = FusedTrainer::<f64>::new(&x, d, &w, Some(&far), spec);
+    engine.compute_gradient();
+    assert_eq!(engine.suspect(), &[false, true]);
+}
+
+/// Adam's update against the rule written out per entry in f64 (moments from zero, bias
+/// corrections 1 − βᵗ), over three steps with the engine's own gradients, to the precision of
+/// the f32 scalars the engine shares with Burn; and those scalars against their definition.
+#[test]
+fn adam_update_follows_the_written_rule() {
+    let (n, d, runs) = (40, 6, 2);
+    let x = matrix(n * d, 21);
+    let y: Vec<f64> = matrix(n, 22).iter().map(|v| v.signum()).collect();
+    let w = matrix(d * runs, 23);
+    let (beta1, beta2, epsilon) = (0.8, 0.99, 1e-3);
+    let spec = FusedSpec {
+        loss: FusedLoss::Margin {
+            loss: PointwiseMarginLoss {
+                alpha: vec![0.0, 0.5],
+                penalty: Some(Arc::new(logit_reg_model::penalty::Quadratic)),
+            },
+            labels: y,
+        },
+        optimizer: FusedOptimizer::Adam {
+            beta1,
+            beta2,
+            epsilon,
+        },
+        lr: vec![0.01, 0.03],
+        weight_decay: 0.0,
+        sum_data_term: false,
+        threads: 0,
+        kernel: FusedKernel::Auto,
+    };
+    let scalars = AdamScalars::at(beta1, beta2, epsilon, 3);
+    // Burn's AdamConfig: `(1.0 - beta_2.powi(t)).sqrt() / (1.0 - beta_1.powi(t))` in f32.
+    let c2 = (1.0 - 0.99f32.powi(3)).sqrt();
+    assert_eq!(scalars.factor, f64::from(c2 / (1.0 - 0.8f32.powi(3))));
+    assert_eq!(scalars.floor, f64::from(1e-3f32 * c2));
+    assert_eq!(scalars.keep1, f64::from(1.0 - 0.8f32));
+    let mut engine = FusedTrainer::<f64>::new(&x, d, &w, None, spec);
+    let (mut first, mut second) = (vec![0.0; d * runs], vec![0.0; d * runs]);
+    for t in 1..=3 {
+        engine.compute_gradient();
+        let before = engine.weights();
+        let grad = engine.grad.clone();
+        engine.update();
+        let after = engine.weights();
+        for m in 0..runs {
+            for j in 0..d {
+                let (i, g) = (m * d + j, grad[m * d + j]);
+                first[i] = beta1 * first[i] + (1.0 - beta1) * g;
+                second[i] = beta2 * second[i] + (1.0 - beta2) * g * g;
+                let m_hat = first[i] / (1.0 - f64::powi(beta1, t));
+                let v_hat = second[i] / (1.0 - f64::powi(beta2, t));
+                let lr = [0.01, 0.03][m];
+                let want = before[j * runs + m] - lr * m_hat / (v_hat.sqrt() + epsilon);
+                let got = after[j * runs + m];
+                // The engine's scalars are f32 (Burn's): a relative 1e-7 of the step, at most.
+                let step = (want - before[j * runs + m]).abs();
+                assert!(
+                    (got - want).abs() <= 1e-6 * step + 1e-16,
+                    "t={t} m={m} j={j}: {got} vs {want}"
+                );
+            }
+        }
     }
 }
