@@ -4,9 +4,9 @@
 //! - [`problem`]: a data set uploaded to a device, with the Fisher and empirical LDA directions;
 //! - [`objective`]: the objective of each run (margin losses, the multi-class loss, weight decay);
 //! - [`spec`]: the engine's own specification of a run ([`TrainSpec`]);
-//! - [`engine`]: the training loop over any [`LogitModel`], M runs at once; full-batch GD of
-//!   binary linear runs goes to the [`fused`] host engine;
-//! - [`fused`]: the fused host engine (kernels, thread team, GD), X read once per step;
+//! - [`engine`]: the training loop over any [`LogitModel`], M runs at once; full-batch GD or
+//!   Adam of linear runs (binary or K-class) goes to the [`fused`] host engine;
+//! - [`fused`]: the fused host engine (kernels, thread team, GD and Adam), X read once per step;
 //! - [`solvers`]: exact solvers (Newton–CG, max-margin) on the fused engine's kernels;
 //! - [`metrics`]: the paper's metrics, from logits (any model) and weights (linear models);
 //! - [`measure`]: training with measurement, returning a typed [`Summary`];

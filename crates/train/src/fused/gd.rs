@@ -353,7 +353,9 @@ impl<T: HostFloat> FusedTrainer<T> {
                 columns[col * width + d] = T::from_f64(b);
             }
         }
-        let parts = part_ranges(n, width);
+        // A K-class row costs about K times a binary one (K logits, a softmax): the parts are
+        // sized by `width·K` entries per row, still a function of the shape alone.
+        let parts = part_ranges(n, width * classes);
         let members = team_size(spec.threads, parts.len());
         let kernel = match spec.loss {
             FusedLoss::Softmax(_) => FusedKernel::Blocked,
