@@ -7,7 +7,9 @@
 use std::path::Path;
 
 use logit_reg_data::real::SplitMode;
-use logit_reg_data::{LabelScheme, MultiClassSignalNoise, Noise, SignalPlusNoise, TScale};
+use logit_reg_data::{
+    DATA_FORMAT, LabelScheme, MultiClassSignalNoise, Noise, SignalPlusNoise, TScale,
+};
 use logit_reg_model::{Activation, Backend, DataTerm, PenaltyKind, Precision};
 use logit_reg_train::fused::FusedKernel;
 pub use logit_reg_train::{EngineName, OptimizerName};
@@ -194,6 +196,9 @@ pub struct DataConfig {
     pub labels: LabelScheme,
     /// Number of classes (multiclass only).
     pub k: usize,
+    /// The version of the synthetic draws ([`DATA_FORMAT`]; a build makes only its own), so
+    /// that a stored run drawn by another version is never taken for one of this build.
+    pub format: u32,
 }
 
 impl Default for DataConfig {
@@ -226,6 +231,7 @@ impl Default for DataConfig {
             t_scale: TScale::UnitVariance,
             labels: LabelScheme::Balanced,
             k: 10,
+            format: DATA_FORMAT,
         }
     }
 }
@@ -521,6 +527,11 @@ pub const FIELDS: &[(&str, &str)] = &[
         "data.noise_draws",
         "shared (a σ_n sweep rescales one draw per seed) | per-sigma-n (fresh train and test \
          draws for every σ_n, keyed by seed and σ_n)",
+    ),
+    (
+        "data.format",
+        "version of the synthetic draws: 2 (one stream per row, drawn in parallel; version 1, \
+         one stream per set, is not made by this build)",
     ),
     ("data.noise", "gaussian | student-t (every noise component)"),
     (
@@ -824,6 +835,13 @@ impl RunConfig {
     /// Checks every value range; the error names the dotted key.
     pub fn validate(&self) -> Result<(), ExperimentError> {
         let runs = self.runs()?;
+        if self.data.format != DATA_FORMAT {
+            return Err(ExperimentError::invalid(
+                "data.format",
+                &self.data.format.to_string(),
+                &format!("{DATA_FORMAT} (the draws this build makes)"),
+            ));
+        }
         if self.is_real() {
             self.validate_real_source()?;
         } else {

@@ -225,6 +225,8 @@ fn bad_input_exits_non_zero_and_names_the_key() {
     assert_rejected(&["--set", "data.d=0"], "data.d");
     assert_rejected(&["--set", "data.sigma_n=-1"], "data.sigma_n");
     assert_rejected(&["--set", "data.noise=\"cauchy\""], "data.noise");
+    // A stored config of the draws before format 2 is refused, not silently redrawn.
+    assert_rejected(&["--set", "data.format=1"], "data.format");
     assert_rejected(
         &["--set", "data.noise=\"student-t\"", "--set", "data.nu=1.5"],
         "data.nu",

@@ -1,12 +1,12 @@
-use rand_chacha::ChaCha12Rng;
 use rand_distr::{Distribution, StandardNormal};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::check_usize;
-use crate::signal_noise::BinaryLabels;
+use crate::signal_noise::{BinaryLabels, ROWS_PER_TASK};
 use crate::stats::{cholesky, cholesky_solve, normal_cdf};
 use crate::{
-    BinaryDataset, BinaryPopulation, BinarySplit, DataError, LabelScheme, Stream, stream_rng,
+    BinaryDataset, BinaryPopulation, BinarySplit, DataError, LabelScheme, SampleSet, stream_rng,
 };
 
 /// The class-conditional covariance Σ of [`GaussianClasses`].
@@ -81,35 +81,43 @@ impl GaussianClasses {
         self.factor().map(|_| ())
     }
 
-    /// Draws `n` samples from `rng`.
-    pub fn sample(&self, n: usize, rng: &mut ChaCha12Rng) -> Result<BinaryDataset, DataError> {
+    /// Draws `n` samples of `set` from `seed`: balanced labels from the set's stream, then each
+    /// row (its iid label, then d standard normals) from its own stream, rows in parallel.
+    pub fn sample(&self, n: usize, seed: u64, set: SampleSet) -> Result<BinaryDataset, DataError> {
         let l = self.factor()?;
         let d = self.mean.len();
         let diagonal = matches!(self.covariance, Covariance::Diagonal(_));
-        let labels = BinaryLabels::new(self.labels, n, rng);
-        let mut x = Vec::with_capacity(n * d);
-        let mut y = Vec::with_capacity(n);
-        let mut z = vec![0.0; d];
-        for i in 0..n {
-            let label = labels.label(i, rng);
-            y.push(label);
-            z.iter_mut().for_each(|v| *v = StandardNormal.sample(rng));
-            for j in 0..d {
-                let noise = if diagonal {
-                    l[j * d + j] * z[j]
-                } else {
-                    (0..=j).map(|k| l[j * d + k] * z[k]).sum()
-                };
-                x.push(label * self.mean[j] + noise);
-            }
-        }
+        let labels = BinaryLabels::new(self.labels, n, &mut stream_rng(seed, set.stream()));
+        let mut x = vec![0.0; n * d];
+        let mut y = vec![0.0; n];
+        x.par_chunks_mut(d.max(1))
+            .zip(y.par_iter_mut())
+            .enumerate()
+            .with_min_len(ROWS_PER_TASK)
+            .for_each_init(
+                || vec![0.0; d],
+                |z, (i, (row, label))| {
+                    let mut rng = stream_rng(seed, set.row(i));
+                    *label = labels.label(i, &mut rng);
+                    z.iter_mut()
+                        .for_each(|v| *v = StandardNormal.sample(&mut rng));
+                    for (j, out) in row.iter_mut().enumerate() {
+                        let noise = if diagonal {
+                            l[j * d + j] * z[j]
+                        } else {
+                            (0..=j).map(|k| l[j * d + k] * z[k]).sum()
+                        };
+                        *out = *label * self.mean[j] + noise;
+                    }
+                },
+            );
         Ok(BinaryDataset { n, d, x, y })
     }
 
     /// The train set and the independent test set of `seed`.
     pub fn generate(&self, seed: u64) -> Result<BinarySplit, DataError> {
-        let train = self.sample(self.n, &mut stream_rng(seed, Stream::Train))?;
-        let test = self.sample(self.n_test, &mut stream_rng(seed, Stream::Test))?;
+        let train = self.sample(self.n, seed, SampleSet::Train)?;
+        let test = self.sample(self.n_test, seed, SampleSet::Test)?;
         Ok(BinarySplit { train, test })
     }
 

@@ -16,7 +16,10 @@
 //! Every random draw comes from a ChaCha12 stream keyed by the master seed and a
 //! [`Stream`] purpose (train set, test set, initial weights, …); see [`stream_rng`]. The train and
 //! test sets therefore come from independent streams of one seed, so changing `n_test` never
-//! changes the training set, and the same seed always gives the same bytes.
+//! changes the training set, and the same seed always gives the same bytes. Within a set each
+//! row has its own stream ([`Stream::Row`]): the rows are drawn in parallel, a row's values do
+//! not depend on the thread count or on how many rows are drawn, and [`DATA_FORMAT`] names this
+//! version of the draws.
 //!
 //! # Example
 //!
@@ -50,7 +53,7 @@ pub mod stats;
 pub use error::DataError;
 pub use gaussian::{Covariance, GaussianClasses};
 pub use multiclass::{MultiClassDataset, MultiClassSignalNoise, MultiClassSplit};
-pub use rng::{Stream, stream_rng};
+pub use rng::{DATA_FORMAT, SampleSet, Stream, stream_rng};
 pub use signal_noise::{LabelScheme, Noise, SignalPlusNoise, TScale};
 
 /// A binary data set: `n` samples of dimension `d`, row-major, with labels `y ∈ {−1, +1}`.

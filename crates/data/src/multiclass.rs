@@ -1,10 +1,10 @@
-use rand_chacha::ChaCha12Rng;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{check_f64, check_usize};
-use crate::signal_noise::{NoiseSampler, draw_classes};
+use crate::signal_noise::{NoiseSampler, ROWS_PER_TASK, draw_classes};
 use crate::stats::{gaussian_expectation, normal_cdf};
-use crate::{DataError, LabelScheme, Noise, Stream, stream_rng};
+use crate::{DataError, LabelScheme, Noise, SampleSet, stream_rng};
 
 /// A K-class data set: `n` samples of dimension `d`, row-major, with labels in `0..k`.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,8 +49,9 @@ pub struct MultiClassSplit {
 /// the means are `±μ_f e₁` as in the binary model (class 0 has mean `+μ_f e₁`, class 1 has
 /// `−μ_f e₁`).
 ///
-/// Sampling order, per sample: its class (iid scheme), then the `k − 1` signal-subspace noise
-/// components, then the `d − k + 1` orthogonal ones.
+/// Sampling order: the classes first (iid or a shuffled balanced vector) from the set's
+/// stream; then, from each row's own stream ([`crate::Stream::Row`]), the `k − 1`
+/// signal-subspace noise components and the `d − k + 1` orthogonal ones.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct MultiClassSignalNoise {
     /// Number of classes k ≥ 2.
@@ -122,31 +123,42 @@ impl MultiClassSignalNoise {
             .collect()
     }
 
-    /// Draws `n` samples from `rng`.
-    pub fn sample(&self, n: usize, rng: &mut ChaCha12Rng) -> Result<MultiClassDataset, DataError> {
+    /// Draws `n` samples of `set` from `seed`: the classes from the set's stream, then each
+    /// row's noise from its own stream, rows in parallel.
+    pub fn sample(
+        &self,
+        n: usize,
+        seed: u64,
+        set: SampleSet,
+    ) -> Result<MultiClassDataset, DataError> {
         self.validate()?;
         let sampler = NoiseSampler::new(self.noise)?;
         let means = self.class_means();
         let (k, d) = (self.k, self.d);
-        let labels = draw_classes(self.labels, n, k, rng);
-        let mut x = Vec::with_capacity(n * d);
-        for &c in &labels {
-            for j in 0..d {
-                let sigma = if j + 1 < k {
-                    self.sigma_f
-                } else {
-                    self.sigma_n
-                };
-                x.push(means[c * d + j] + sigma * sampler.sample(rng));
-            }
-        }
+        let labels = draw_classes(self.labels, n, k, &mut stream_rng(seed, set.stream()));
+        let mut x = vec![0.0; n * d];
+        x.par_chunks_mut(d)
+            .zip(labels.par_iter())
+            .enumerate()
+            .with_min_len(ROWS_PER_TASK)
+            .for_each(|(i, (row, &c))| {
+                let mut rng = stream_rng(seed, set.row(i));
+                for (j, v) in row.iter_mut().enumerate() {
+                    let sigma = if j + 1 < k {
+                        self.sigma_f
+                    } else {
+                        self.sigma_n
+                    };
+                    *v = means[c * d + j] + sigma * sampler.sample(&mut rng);
+                }
+            });
         Ok(MultiClassDataset { n, d, k, x, labels })
     }
 
     /// The train set and the independent test set of `seed`.
     pub fn generate(&self, seed: u64) -> Result<MultiClassSplit, DataError> {
-        let train = self.sample(self.n, &mut stream_rng(seed, Stream::Train))?;
-        let test = self.sample(self.n_test, &mut stream_rng(seed, Stream::Test))?;
+        let train = self.sample(self.n, seed, SampleSet::Train)?;
+        let test = self.sample(self.n_test, seed, SampleSet::Test)?;
         Ok(MultiClassSplit { train, test })
     }
 

@@ -6,7 +6,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{check_f64, check_usize};
 use crate::stats::normal_cdf;
-use crate::{BinaryDataset, BinaryPopulation, BinarySplit, DataError, Stream, stream_rng};
+use rayon::prelude::*;
+
+use crate::{BinaryDataset, BinaryPopulation, BinarySplit, DataError, SampleSet, stream_rng};
+
+/// Fewest rows per parallel task of a draw (a row is at least one noise component).
+pub(crate) const ROWS_PER_TASK: usize = 16;
 
 /// How Student-t noise components are scaled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -168,8 +173,9 @@ impl BinaryLabels {
 /// same [`Noise`] law. The class-conditional covariance is `diag(σ_f², σ_n², …, σ_n²)` times
 /// [`Noise::component_variance`].
 ///
-/// Sampling order, per sample: its label (iid scheme only), then `ξ_f`, then `ξ_⊥` in coordinate
-/// order. Balanced labels are drawn first, as a shuffled vector, from the same stream.
+/// Sampling order: balanced labels first, as a shuffled vector, from the set's stream; then,
+/// from each row's own stream ([`crate::Stream::Row`]), its label (iid scheme only), `ξ_f`, and
+/// `ξ_⊥` in coordinate order.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SignalPlusNoise {
     /// Input dimension d ≥ 1.
@@ -207,37 +213,42 @@ impl SignalPlusNoise {
         self.d as f64 / self.n as f64
     }
 
-    /// Draws `n` samples from `rng`.
-    pub fn sample(&self, n: usize, rng: &mut ChaCha12Rng) -> Result<BinaryDataset, DataError> {
+    /// Draws `n` samples of `set` from `seed`: balanced labels from the set's stream, then each
+    /// row (its iid label, ξ_f, ξ_⊥) from its own stream, rows in parallel.
+    pub fn sample(&self, n: usize, seed: u64, set: SampleSet) -> Result<BinaryDataset, DataError> {
         self.validate()?;
         let sampler = NoiseSampler::new(self.noise)?;
         let d = self.d;
-        let labels = BinaryLabels::new(self.labels, n, rng);
-        let mut x = Vec::with_capacity(n * d);
-        let mut y = Vec::with_capacity(n);
-        for i in 0..n {
-            let label = labels.label(i, rng);
-            y.push(label);
-            x.push(label * self.mu_f + self.sigma_f * sampler.sample(rng));
-            for _ in 1..d {
-                x.push(self.sigma_n * sampler.sample(rng));
-            }
-        }
+        let labels = BinaryLabels::new(self.labels, n, &mut stream_rng(seed, set.stream()));
+        let mut x = vec![0.0; n * d];
+        let mut y = vec![0.0; n];
+        x.par_chunks_mut(d)
+            .zip(y.par_iter_mut())
+            .enumerate()
+            .with_min_len(ROWS_PER_TASK)
+            .for_each(|(i, (row, label))| {
+                let mut rng = stream_rng(seed, set.row(i));
+                *label = labels.label(i, &mut rng);
+                row[0] = *label * self.mu_f + self.sigma_f * sampler.sample(&mut rng);
+                for v in &mut row[1..] {
+                    *v = self.sigma_n * sampler.sample(&mut rng);
+                }
+            });
         Ok(BinaryDataset { n, d, x, y })
     }
 
-    /// The train set (`n` samples, stream [`Stream::Train`]) and the test set (`n_test`
-    /// samples, stream [`Stream::Test`]) of `seed`.
+    /// The train set (`n` samples, [`SampleSet::Train`]) and the test set (`n_test` samples,
+    /// [`SampleSet::Test`]) of `seed`.
     pub fn generate(&self, seed: u64) -> Result<BinarySplit, DataError> {
         let train = self.generate_train(seed)?;
-        let test = self.sample(self.n_test, &mut stream_rng(seed, Stream::Test))?;
+        let test = self.sample(self.n_test, seed, SampleSet::Test)?;
         Ok(BinarySplit { train, test })
     }
 
     /// The train set of `seed` alone, identical to `generate(seed).train` (the two sets come
     /// from separate streams), without drawing the usually larger test set.
     pub fn generate_train(&self, seed: u64) -> Result<BinaryDataset, DataError> {
-        self.sample(self.n, &mut stream_rng(seed, Stream::Train))
+        self.sample(self.n, seed, SampleSet::Train)
     }
 
     /// Exact population accuracy of the classifier `sign(Sᵀx)` under **Gaussian** noise, from its

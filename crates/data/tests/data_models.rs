@@ -557,3 +557,77 @@ fn multiclass_bayes_accuracy_matches_nearest_mean_monte_carlo() {
     let binary = MultiClassSignalNoise { k: 2, ..model };
     assert!((binary.bayes_accuracy().expect("gaussian") - normal_cdf(2.0)).abs() < 1e-10);
 }
+
+/// Data format 2: every row from its own stream, rows drawn in parallel. The draws of each
+/// model are bit-identical on one thread and on several, and a row does not depend on how many
+/// rows are drawn.
+#[test]
+fn draws_do_not_depend_on_the_thread_count_or_on_n() {
+    let on = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("pool")
+    };
+    let mut model = spn(Noise::StudentT {
+        nu: 3.0,
+        scale: TScale::UnitVariance,
+    });
+    model.n = 3_000;
+    let one = on(1).install(|| model.generate(9)).expect("draw");
+    let three = on(3).install(|| model.generate(9)).expect("draw");
+    assert_eq!(bits(&one.train.x), bits(&three.train.x));
+    assert_eq!(one.train.y, three.train.y);
+    assert_eq!(bits(&one.test.x), bits(&three.test.x));
+    let mc = multiclass();
+    let (a, b) = (
+        on(1).install(|| mc.generate(4)).expect("draw"),
+        on(2).install(|| mc.generate(4)).expect("draw"),
+    );
+    assert_eq!(bits(&a.train.x), bits(&b.train.x));
+    assert_eq!(a.train.labels, b.train.labels);
+    let g = gaussian_full();
+    let (a, b) = (
+        on(1).install(|| g.generate(4)).expect("draw"),
+        on(2).install(|| g.generate(4)).expect("draw"),
+    );
+    assert_eq!(bits(&a.train.x), bits(&b.train.x));
+    // Iid labels come from the rows' streams: the first 100 rows of N = 3,000 are the rows
+    // of N = 100.
+    let mut short = model;
+    short.n = 100;
+    let short = short.generate_train(9).expect("draw");
+    assert_eq!(bits(&short.x), bits(&one.train.x[..100 * model.d]));
+    assert_eq!(short.y, one.train.y[..100]);
+}
+
+/// Row i of a set is drawn from the ChaCha12 stream `Stream::Row { set, index: i }` of the
+/// seed, in the order label (iid scheme), ξ_f, ξ_⊥: written out here with rand's own samplers.
+#[test]
+fn a_row_is_the_draw_of_its_own_stream() {
+    use logit_reg_data::{SampleSet, stream_rng};
+    use rand::RngExt;
+    use rand_distr::{Distribution, StandardNormal};
+    let model = SignalPlusNoise {
+        noise: Noise::Gaussian,
+        ..spn(Noise::Gaussian)
+    };
+    let split = model.generate(11).expect("draw");
+    for (set, data) in [
+        (SampleSet::Train, &split.train),
+        (SampleSet::Test, &split.test),
+    ] {
+        for i in [0, 7] {
+            let mut rng = stream_rng(11, set.row(i));
+            let label = if rng.random_bool(0.5) { -1.0 } else { 1.0 };
+            assert_eq!(data.y[i], label, "{set:?} row {i}");
+            let xi_f: f64 = StandardNormal.sample(&mut rng);
+            let row = &data.x[i * model.d..(i + 1) * model.d];
+            assert_eq!(row[0], label * model.mu_f + model.sigma_f * xi_f);
+            for v in &row[1..] {
+                let xi: f64 = StandardNormal.sample(&mut rng);
+                assert_eq!(*v, model.sigma_n * xi);
+            }
+        }
+    }
+}
