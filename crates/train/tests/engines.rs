@@ -4,30 +4,18 @@
 //! handles; the same divergence and convergence decisions; bit-identical results on one thread
 //! and on many.
 
+mod common;
+
 use std::sync::Arc;
 
 use burn::tensor::Device;
+use common::{assert_every_objective_fell, f32_device, f64_device, max_rel};
 use logit_reg_model::penalty::LogitPenalty;
-use logit_reg_model::{
-    Backend, LabelSmoothing, LinearClassifierConfig, LogitRegularizedLoss, Precision, Quadratic,
-    make_device,
-};
+use logit_reg_model::{LabelSmoothing, LinearClassifierConfig, LogitRegularizedLoss, Quadratic};
 use logit_reg_train::fused::FusedKernel;
 use logit_reg_train::{
     EngineName, Objective, OptimizerName, Problem, TrainOutcome, TrainSpec, train,
 };
-
-fn f64_device() -> Device {
-    make_device(Backend::Flex, Precision::F64)
-        .expect("flex f64")
-        .autodiff()
-}
-
-fn f32_device() -> Device {
-    make_device(Backend::Ndarray, Precision::F32)
-        .expect("ndarray f32")
-        .autodiff()
-}
 
 /// One training of `runs` runs from a small random start (so that no run starts at the origin).
 #[derive(Clone)]
@@ -123,15 +111,6 @@ impl Case {
     }
 }
 
-/// Largest |a − b| / (1 + |b|) over two equally long sequences.
-fn max_rel(a: &[f64], b: &[f64]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs() / (1.0 + y.abs()))
-        .fold(0.0, f64::max)
-}
-
 /// Both fused kernels against the Burn engine on `case`.
 fn assert_engines_agree(case: &Case, device: &Device, tol: f64) {
     for kernel in KERNELS {
@@ -157,12 +136,7 @@ fn assert_kernel_agrees(case: &Case, device: &Device, tol: f64) {
     }
     assert_eq!(out_burn.steps, out_fused.steps);
     assert_eq!(out_burn.converged, out_fused.converged);
-    // The runs moved: a loop that did nothing would agree trivially.
-    let moved = seen_fused[0]
-        .iter()
-        .zip(seen_fused.last().expect("rows"))
-        .all(|(first, last)| last < first);
-    assert!(moved, "every run's objective falls: {seen_fused:?}");
+    assert_every_objective_fell(&seen_fused);
 }
 
 #[test]

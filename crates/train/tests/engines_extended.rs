@@ -8,32 +8,23 @@
 //! engines agree to f64 rounding here too. (With the scalars in exact f64 the gap measured by
 //! `adam_equals_burn_in_f64` was 1.6e-6 after 120 steps, on 2026-12-01.)
 
+mod common;
+
 use std::sync::Arc;
 
 use burn::tensor::Device;
+use common::{assert_every_objective_fell, f32_device, f64_device, max_rel};
 use logit_reg_data::{LabelScheme, MultiClassSignalNoise, Noise, SignalPlusNoise};
 use logit_reg_model::penalty::{ElementwiseSum, MultiClassPenalty};
 use logit_reg_model::{
-    Backend, LinearClassifier, LinearClassifierConfig, LogitRegularizedLoss, MultiClassLogitLoss,
-    Precision, Quadratic, SoftmaxLabelSmoothing, make_device,
+    LinearClassifier, LinearClassifierConfig, LogitRegularizedLoss, MultiClassLogitLoss, Quadratic,
+    SoftmaxLabelSmoothing,
 };
 use logit_reg_train::fused::FusedKernel;
 use logit_reg_train::linear::linear_bias;
 use logit_reg_train::{
     EngineName, Objective, OptimizerName, Problem, TrainError, TrainOutcome, TrainSpec, train,
 };
-
-fn f64_device() -> Device {
-    make_device(Backend::Flex, Precision::F64)
-        .expect("flex f64")
-        .autodiff()
-}
-
-fn f32_device() -> Device {
-    make_device(Backend::Ndarray, Precision::F32)
-        .expect("ndarray f32")
-        .autodiff()
-}
 
 /// Binary or K-class data, the loss, and the schedule of one comparison.
 #[derive(Clone)]
@@ -151,15 +142,6 @@ impl Case {
     }
 }
 
-/// Largest |a − b| / (1 + |b|) over two equally long sequences.
-fn max_rel(a: &[f64], b: &[f64]) -> f64 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs() / (1.0 + y.abs()))
-        .fold(0.0, f64::max)
-}
-
 /// The largest gap between the engines on `case` (weights, bias, logged objectives), after
 /// checking that they took the same steps and that every run's objective fell.
 fn engine_gap(case: &Case, device: &Device) -> f64 {
@@ -179,12 +161,7 @@ fn engine_gap(case: &Case, device: &Device) -> f64 {
         gap = gap.max(max_rel(f, b));
     }
     assert_eq!(out_burn.steps, out_fused.steps);
-    // The runs moved: a loop that did nothing would agree trivially.
-    let moved = seen_fused[0]
-        .iter()
-        .zip(seen_fused.last().expect("rows"))
-        .all(|(first, last)| last < first);
-    assert!(moved, "every run's objective falls: {seen_fused:?}");
+    assert_every_objective_fell(&seen_fused);
     gap
 }
 
