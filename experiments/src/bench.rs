@@ -13,7 +13,7 @@ use burn::tensor::{Device, Tensor};
 use logit_reg_data::{LabelScheme, Noise, SignalPlusNoise};
 use logit_reg_model::{LinearClassifierConfig, LogitRegularizedLoss, Quadratic};
 
-use logit_reg_train::fused::FusedKernel;
+use logit_reg_train::fused::{FusedKernel, streaming_sum};
 use logit_reg_train::{EngineName, Objective, OptimizerName, Problem, TrainSpec, train};
 
 use crate::ExperimentError;
@@ -176,6 +176,46 @@ pub fn memory_bandwidth_probe(repeats: usize, threads: usize) -> f64 {
     }
     std::hint::black_box(sink);
     (len * 8) as f64 / best / 1e9
+}
+
+/// The rate at which `threads` cores together read an f32 array of `bytes` bytes, in GB/s:
+/// the best of `repeats` timings of 16 vectorised sums ([`streaming_sum`]) each (so that
+/// starting the threads is not timed with a single read), after one untimed sum that brings
+/// the array into the caches it fits in, each thread summing its own contiguous share. With
+/// `bytes` below the last-level cache this is the fastest a kernel can read a cache-resident
+/// design matrix.
+pub fn read_bandwidth_probe(bytes: usize, repeats: usize, threads: usize) -> f64 {
+    const SUMS_PER_PASS: usize = 16;
+    let len = (bytes / 4).max(64);
+    let data: Vec<f32> = (0..len).map(|i| (i % 7) as f32).collect();
+    let share = len.div_ceil(threads.max(1));
+    let pass = || {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = data
+                .chunks(share)
+                .map(|chunk| {
+                    scope.spawn(move || {
+                        (0..SUMS_PER_PASS)
+                            .map(|_| streaming_sum(std::hint::black_box(chunk)) as f64)
+                            .sum::<f64>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or(0.0))
+                .sum::<f64>()
+        })
+    };
+    let mut sink = pass();
+    let mut best = f64::INFINITY;
+    for _ in 0..repeats {
+        let t = Instant::now();
+        sink += pass();
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    std::hint::black_box(sink);
+    (SUMS_PER_PASS * len * 4) as f64 / best / 1e9
 }
 
 /// The GEMM rate of the device's matmul, in GFLOP/s: the best of `repeats` products of two

@@ -441,7 +441,8 @@ pub struct ReproduceArgs {
     #[arg(long, value_name = "I/N", value_parser = crate::shard::Shard::parse)]
     pub shard: Option<crate::shard::Shard>,
     /// Train nothing: time each batch shape for a few steps and write OUT/estimate.md with
-    /// every figure's predicted training time at this scale.
+    /// every figure's predicted training time at this scale, its step loops' work (flops, bytes
+    /// of X) and their floor at this machine's measured GEMM rate and cache bandwidth.
     #[arg(long)]
     pub estimate: bool,
     /// With --estimate: also predict the wall time on N parallel tasks (each running
@@ -551,8 +552,9 @@ fn run_reproduce_command(args: &ReproduceArgs, quiet: bool) -> Result<(), Experi
     }
     prepare_out(&args.out)?;
     if args.estimate {
-        let estimates = crate::figures::estimate(&ids, options.scale, &options.extra)?;
-        let mut table = crate::figures::estimate_table(&estimates, options.scale);
+        let rates = crate::figures::MachineRates::probe(&options.extra)?;
+        let estimates = crate::figures::estimate(&ids, options.scale, &options.extra, rates)?;
+        let mut table = crate::figures::estimate_table(&estimates, options.scale, rates);
         if !args.tasks.is_empty() {
             let counts: Vec<usize> = args.tasks.iter().map(|&n| n as usize).collect();
             table.push('\n');
@@ -611,7 +613,9 @@ pub struct BenchArgs {
 }
 
 fn run_bench(args: &BenchArgs) -> Result<(), ExperimentError> {
-    use crate::bench::{StepBench, gemm_probe, memory_bandwidth_probe, time_gd_step};
+    use crate::bench::{
+        StepBench, gemm_probe, memory_bandwidth_probe, read_bandwidth_probe, time_gd_step,
+    };
     let backend = Backend::from(args.backend);
     let precision = Precision::from(args.dtype);
     if args.iters == 0 {
@@ -681,6 +685,11 @@ fn run_bench(args: &BenchArgs) -> Result<(), ExperimentError> {
     println!(
         "memory bandwidth probe ({cores} cores, 256 MiB f64 read): {:.1} GB/s",
         memory_bandwidth_probe(5, cores)
+    );
+    println!(
+        "cache read probe ({cores} cores, {} MiB f32 read): {:.1} GB/s",
+        crate::figures::CACHE_PROBE_BYTES >> 20,
+        read_bandwidth_probe(crate::figures::CACHE_PROBE_BYTES, 20, cores)
     );
     println!(
         "GEMM probe ({} matmul 1024x1024, {}): {:.1} GFLOP/s",

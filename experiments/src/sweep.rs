@@ -324,6 +324,58 @@ pub fn batch_cost(config: &RunConfig) -> f64 {
     }
 }
 
+/// The arithmetic and the reads of the design matrix in one batch's step loop.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepLoopWork {
+    /// Floating-point operations of the forward and backward products over all steps.
+    pub flops: f64,
+    /// Bytes of the design matrix read over all steps, at one read per step (the fused
+    /// engine's single pass; the Burn engine reads it twice).
+    pub x_bytes: f64,
+}
+
+/// The work of `config`'s step loop: every step computes the logits `T = A S` and the gradient
+/// `Aᵀ G` over the rows it uses, each `2 · rows · width · M · K` flops, and reads those rows of
+/// A once. `width` is d, plus one column for the bias of a K-class model (K = 1 for a binary
+/// one); `rows` is N for full-batch training, else the mini-batch size. This is the least work
+/// any implementation of the same steps does, whatever its kernels: a lower bound on the
+/// time is the flops at the machine's GEMM rate.
+///
+/// `None` where the run has no step loop of that form: the exact solvers (whose cost is their
+/// iterations'), nonlinear models, and real data sets (whose width is known only once the file
+/// is read).
+pub fn step_loop_work(config: &RunConfig) -> Option<StepLoopWork> {
+    if config.train.optimizer.is_exact()
+        || config.model.kind != crate::config::ModelKind::Linear
+        || config.is_real()
+    {
+        return None;
+    }
+    let (classes, bias) = match config.data.model {
+        crate::config::DataModel::SignalNoise => (1.0, 0.0),
+        crate::config::DataModel::Multiclass => (config.data.k as f64, 1.0),
+    };
+    let n = config.data.n;
+    let full_batch = config.train.batch_size == 0
+        || config.train.optimizer == logit_reg_train::OptimizerName::Gd;
+    let rows = if full_batch {
+        n
+    } else {
+        config.train.batch_size.min(n)
+    } as f64;
+    let width = config.data.d as f64 + bias;
+    let columns = config.runs().ok()? as f64 * classes;
+    let steps = config.total_steps() as f64;
+    let bytes_per_entry = match config.dtype {
+        logit_reg_model::Precision::F32 => 4.0,
+        logit_reg_model::Precision::F64 => 8.0,
+    };
+    Some(StepLoopWork {
+        flops: steps * 4.0 * rows * width * columns,
+        x_bytes: steps * rows * width * bytes_per_entry,
+    })
+}
+
 /// The record of what an output directory's batches are: their names and configs. A shard
 /// refuses an output whose record differs from its own, rather than mixing two sweeps.
 fn plan(batches: &[Batch]) -> Value {

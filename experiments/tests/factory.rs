@@ -124,3 +124,72 @@ fn the_fused_kernel_is_stored_only_when_chosen() {
         logit_reg_train::fused::FusedKernel::Blocked
     );
 }
+
+#[test]
+fn step_loop_work_counts_two_products_per_step_and_one_read_of_x() {
+    use experiments::figures::MachineRates;
+    use experiments::sweep::{StepLoopWork, step_loop_work};
+    let cfg = |sets: &[&str]| {
+        let all: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        RunConfig::load(None, &all).expect("config")
+    };
+    // Binary, M = 2, f32: 50 steps × 4 · N · d · M flops; 50 × N · d · 4 bytes.
+    let binary = cfg(&[
+        "data.n=100",
+        "data.d=10",
+        "loss.alpha=[0.0, 0.4]",
+        "train.steps=50",
+    ]);
+    assert_eq!(
+        step_loop_work(&binary),
+        Some(StepLoopWork {
+            flops: 50.0 * 4.0 * 100.0 * 10.0 * 2.0,
+            x_bytes: 50.0 * 100.0 * 10.0 * 4.0,
+        })
+    );
+    // K = 3 classes with a bias column, f64: width d + 1, M·K columns, 8 bytes an entry.
+    let classes = cfg(&[
+        "data.model=\"multiclass\"",
+        "data.k=3",
+        "data.n=60",
+        "data.d=10",
+        "train.steps=7",
+        "dtype=\"f64\"",
+    ]);
+    assert_eq!(
+        step_loop_work(&classes),
+        Some(StepLoopWork {
+            flops: 7.0 * 4.0 * 60.0 * 11.0 * 3.0,
+            x_bytes: 7.0 * 60.0 * 11.0 * 8.0,
+        })
+    );
+    // Mini-batch Adam: each step uses batch_size rows; the steps are epochs × N / batch.
+    let mini = cfg(&[
+        "data.n=100",
+        "data.d=10",
+        "train.optimizer=\"adam\"",
+        "train.batch_size=20",
+        "train.epochs=3",
+    ]);
+    assert_eq!(
+        step_loop_work(&mini),
+        Some(StepLoopWork {
+            flops: 15.0 * 4.0 * 20.0 * 10.0,
+            x_bytes: 15.0 * 20.0 * 10.0 * 4.0,
+        })
+    );
+    // No step loop of this form: an exact solver, a nonlinear model.
+    assert_eq!(step_loop_work(&cfg(&["train.optimizer=\"newton\""])), None);
+    assert_eq!(
+        step_loop_work(&cfg(&["model.kind=\"mlp\"", "model.hidden=[8]"])),
+        None
+    );
+    // The floor is the longer of the flops at the GEMM rate and the bytes at the cache rate.
+    let rates = MachineRates {
+        gemm_gflops: 100.0,
+        cache_gbps: 50.0,
+    };
+    let work = |flops: f64, x_bytes: f64| StepLoopWork { flops, x_bytes };
+    assert_eq!(rates.floor_seconds(work(200e9, 50e9)), 2.0);
+    assert_eq!(rates.floor_seconds(work(100e9, 150e9)), 3.0);
+}

@@ -52,7 +52,7 @@ use crate::ExperimentError;
 use crate::output::write_atomic;
 use crate::progress;
 use crate::shard::Shard;
-use crate::sweep::{Batch, SweepReport, batch_cost, run_sweep_with};
+use crate::sweep::{Batch, StepLoopWork, SweepReport, batch_cost, run_sweep_with, step_loop_work};
 
 /// Options of a figure run.
 #[derive(Debug, Clone)]
@@ -445,6 +445,17 @@ pub struct Estimate {
     /// Per batch, parts in order: its name (`part/bNNNN`), [`batch_cost`] and estimated
     /// seconds.
     pub per_batch: Vec<(String, f64, f64)>,
+    /// Σ over the batches with a step loop of [`step_loop_work`]'s flops.
+    pub flops: f64,
+    /// Σ over the same batches of the bytes of X read, one read per step.
+    pub x_bytes: f64,
+    /// The estimated seconds of the batches counted in `flops`.
+    pub counted_seconds: f64,
+    /// Σ over the same batches of [`MachineRates::floor_seconds`].
+    pub floor_seconds: f64,
+    /// Batches without a step loop of the counted form (exact solvers, nonlinear models,
+    /// real data sets).
+    pub uncounted: usize,
 }
 
 /// Estimates the training time of each figure in `ids` at `scale` without training it: every
@@ -456,6 +467,7 @@ pub fn estimate(
     ids: &[u32],
     scale: Scale,
     extra: &[String],
+    rates: MachineRates,
 ) -> Result<Vec<Estimate>, ExperimentError> {
     let mut cache: BTreeMap<(String, String, usize, usize, usize), f64> = BTreeMap::new();
     let mut out = Vec::new();
@@ -468,6 +480,11 @@ pub fn estimate(
             steps: 0,
             seconds: 0.0,
             per_batch: Vec::new(),
+            flops: 0.0,
+            x_bytes: 0.0,
+            counted_seconds: 0.0,
+            floor_seconds: 0.0,
+            uncounted: 0,
         };
         for part in &preset.parts {
             for batch in part.spec.batches(extra)? {
@@ -513,6 +530,15 @@ pub fn estimate(
                 e.steps += c.train.steps;
                 let seconds = c.train.steps as f64 * ms / 1000.0;
                 e.seconds += seconds;
+                match step_loop_work(c) {
+                    Some(work) => {
+                        e.flops += work.flops;
+                        e.x_bytes += work.x_bytes;
+                        e.counted_seconds += seconds;
+                        e.floor_seconds += rates.floor_seconds(work);
+                    }
+                    None => e.uncounted += 1,
+                }
                 e.per_batch.push((
                     format!("{}/{}", part.name, batch.name),
                     batch_cost(c),
@@ -526,27 +552,99 @@ pub fn estimate(
     Ok(out)
 }
 
-/// The Markdown table of [`estimate`]'s results.
-pub fn estimate_table(estimates: &[Estimate], scale: Scale) -> String {
+/// The size of the array [`MachineRates::probe`] reads for the cache bandwidth: 8 MiB, below
+/// the last-level cache of the machines this was measured on (32 MiB) and of the order of the
+/// design matrices of the paper (11 MB at N = 2000, d = 1400 in f32).
+pub const CACHE_PROBE_BYTES: usize = 8 << 20;
+
+/// The two rates that bound a step loop on this machine, measured.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MachineRates {
+    /// The GEMM rate of the configured backend and precision ([`crate::bench::gemm_probe`],
+    /// 1024 × 1024, best of 10), GFLOP/s.
+    pub gemm_gflops: f64,
+    /// The read bandwidth of every core over a cache-resident array
+    /// ([`crate::bench::read_bandwidth_probe`] of [`CACHE_PROBE_BYTES`], best of 20), GB/s.
+    pub cache_gbps: f64,
+}
+
+impl MachineRates {
+    /// Measures both rates for the backend and precision that `extra` configures.
+    pub fn probe(extra: &[String]) -> Result<Self, ExperimentError> {
+        let config = crate::config::RunConfig::load(None, extra)?;
+        let device = logit_reg_model::make_device(config.backend, config.dtype)
+            .map_err(ExperimentError::model)?;
+        let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+        Ok(Self {
+            gemm_gflops: crate::bench::gemm_probe(&device, 1024, 10),
+            cache_gbps: crate::bench::read_bandwidth_probe(CACHE_PROBE_BYTES, 20, cores),
+        })
+    }
+
+    /// The least time in which any kernel could do `work` here: its flops at the GEMM rate,
+    /// or its reads of X at the cache bandwidth, whichever is longer.
+    pub fn floor_seconds(&self, work: StepLoopWork) -> f64 {
+        (work.flops / (self.gemm_gflops * 1e9)).max(work.x_bytes / (self.cache_gbps * 1e9))
+    }
+}
+
+/// The Markdown table of [`estimate`]'s results, with each figure's step-loop work
+/// ([`step_loop_work`]) and its floor on this machine ([`MachineRates::floor_seconds`] per
+/// batch): the least time in which any kernel could run those steps here. `estimated ÷ floor`
+/// compares the two over the counted batches: near 1 a figure is bound by the paper's step
+/// counts; far above it, by kernels that do not reach the GEMM rate or the cache bandwidth
+/// (small products, one or two runs per pass over X).
+pub fn estimate_table(estimates: &[Estimate], scale: Scale, rates: MachineRates) -> String {
     let mut out = format!(
         "Estimated training time at scale `{}` (measured step times × step counts; metrics and \
-         data generation not included)\n\n| figure | batches | runs | steps (Σ over batches) | \
-         estimated time |\n|---|---|---|---|---|\n",
-        scale.name()
+         data generation not included), and the floor of each figure's step loops: per batch, \
+         its flops at the GEMM probe's {:.1} GFLOP/s or its reads of X at the cache probe's \
+         {:.1} GB/s, whichever is longer\n\n\
+         | figure | batches | runs | steps (Σ over batches) | estimated time | step-loop work \
+         (TFLOP) | X read (TB) | floor | estimated ÷ floor | batches not counted |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
+        scale.name(),
+        rates.gemm_gflops,
+        rates.cache_gbps
     );
-    let mut total = 0.0;
+    let ratio = |e: f64, f: f64| {
+        if f > 0.0 {
+            format!("{:.1}", e / f)
+        } else {
+            "–".into()
+        }
+    };
+    let (mut total, mut flops, mut bytes, mut counted, mut floor, mut uncounted) =
+        (0.0, 0.0, 0.0, 0.0, 0.0, 0);
     for e in estimates {
         total += e.seconds;
+        flops += e.flops;
+        bytes += e.x_bytes;
+        counted += e.counted_seconds;
+        floor += e.floor_seconds;
+        uncounted += e.uncounted;
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {:.1} | {:.2} | {} | {} | {} |\n",
             e.id,
             e.batches,
             e.runs,
             e.steps,
-            duration(e.seconds)
+            duration(e.seconds),
+            e.flops / 1e12,
+            e.x_bytes / 1e12,
+            duration(e.floor_seconds),
+            ratio(e.counted_seconds, e.floor_seconds),
+            e.uncounted
         ));
     }
-    out.push_str(&format!("| all | | | | {} |\n", duration(total)));
+    out.push_str(&format!(
+        "| all | | | | {} | {:.1} | {:.2} | {} | {} | {uncounted} |\n",
+        duration(total),
+        flops / 1e12,
+        bytes / 1e12,
+        duration(floor),
+        ratio(counted, floor)
+    ));
     out
 }
 

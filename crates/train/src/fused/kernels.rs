@@ -356,3 +356,31 @@ pub(crate) fn sum_scaled_into<T: HostFloat>(out: &mut [T], v: &[T], c: T) {
     }
     Arch::new().dispatch(Axpy { out, v, c });
 }
+
+/// `Σ v`, vectorised with four independent accumulators, so that the loop is bound by the
+/// loads alone: the read loop of the bandwidth probes, which measure how fast any kernel could
+/// stream a matrix.
+pub fn streaming_sum(v: &[f32]) -> f32 {
+    struct Sum<'a>(&'a [f32]);
+    impl WithSimd for Sum<'_> {
+        type Output = f32;
+        #[inline(always)]
+        fn with_simd<S: Simd>(self, simd: S) -> f32 {
+            let (head, tail) = S::as_simd_f32s(self.0);
+            let mut acc = [simd.splat_f32s(0.0); 4];
+            let mut quads = head.chunks_exact(4);
+            for quad in &mut quads {
+                for (a, x) in acc.iter_mut().zip(quad) {
+                    *a = simd.add_f32s(*a, *x);
+                }
+            }
+            let mut total =
+                simd.add_f32s(simd.add_f32s(acc[0], acc[1]), simd.add_f32s(acc[2], acc[3]));
+            for x in quads.remainder() {
+                total = simd.add_f32s(total, *x);
+            }
+            simd.reduce_sum_f32s(total) + tail.iter().sum::<f32>()
+        }
+    }
+    Arch::new().dispatch(Sum(v))
+}

@@ -60,7 +60,7 @@ pub use gd::{
     AdamScalars, BLOCKED_MIN_RUNS, FusedKernel, FusedLoss, FusedOptimizer, FusedSpec, FusedTrainer,
     PointwiseMarginLoss, SUSPECT_MARGIN, SoftmaxLoss,
 };
-pub use kernels::{HostFloat, prefix_dots, rows_axpy, rows_dot};
+pub use kernels::{HostFloat, prefix_dots, rows_axpy, rows_dot, streaming_sum};
 pub(crate) use team::{part_ranges, team_size};
 
 #[cfg(test)]
