@@ -300,6 +300,14 @@ pub struct TrainConfig {
     /// existed still resumes.
     #[serde(skip_serializing_if = "FusedKernel::is_auto")]
     pub fused_kernel: FusedKernel,
+    /// Train the batches of a sweep that share one data draw together, one pass over the draw
+    /// per step for all their runs: batches that differ only in `data.sigma_f`, and in
+    /// `data.sigma_n` too under `data.noise_draws = "shared"` (see
+    /// [`logit_reg_train::group`]). Binary linear runs by gd or full-batch adam; each batch is
+    /// still measured on its own data and written to its own directory. Left out of
+    /// `config.json` when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub group_by_draw: bool,
     /// Learning rate, one value or one per run.
     pub lr: PerRun,
     /// Maximum number of steps (replaced by `epochs` when that is > 0).
@@ -337,6 +345,7 @@ impl Default for TrainConfig {
             engine: EngineName::Auto,
             threads: 0,
             fused_kernel: FusedKernel::Auto,
+            group_by_draw: false,
             lr: PerRun::One(0.1),
             steps: 20_000,
             epochs: 0,
@@ -602,6 +611,10 @@ pub const FIELDS: &[(&str, &str)] = &[
     (
         "train.fused_kernel",
         "auto (blocked from 16 runs on and for multi-class runs, else pipelined) | pipelined (matrix-vector, binary only, fastest for a few runs) | blocked (GEMM per block of 16-128 rows); the two agree to rounding",
+    ),
+    (
+        "train.group_by_draw",
+        "false | true: in a sweep, train together the batches that share one data draw (differing only in data.sigma_f, and in data.sigma_n with shared noise draws), one pass over the draw per step for all their runs; binary linear runs, gd or full-batch adam, train.grad_tol = 0; they agree to rounding with batches trained alone",
     ),
     (
         "train.lr",
@@ -954,6 +967,24 @@ impl RunConfig {
                 "pipelined",
                 "auto | blocked for multi-class data (the pipelined kernel is binary only)",
             ));
+        }
+        if t.group_by_draw {
+            let exact = t.optimizer.is_exact();
+            let fits = self.is_binary()
+                && self.model.kind == ModelKind::Linear
+                && (exact || (self.fused_applies() && t.engine != EngineName::Burn))
+                && t.grad_tol == 0.0
+                && self.backend.is_cpu();
+            if !fits {
+                return Err(ExperimentError::invalid(
+                    "train.group_by_draw",
+                    "true",
+                    "false unless the runs are binary (data.model = signal-noise), model.kind = \
+                     linear, trained by gd or full-batch adam on the fused engine (a CPU \
+                     backend, train.engine auto or fused) with train.grad_tol = 0 (the exact \
+                     solvers accept it and train each batch alone)",
+                ));
+            }
         }
         if t.engine == EngineName::Fused && !self.fused_applies() {
             return Err(ExperimentError::invalid(
@@ -1318,6 +1349,7 @@ impl RunConfig {
                     None if *key == "train.fused_kernel" => {
                         format!("\"{}\"", self.train.fused_kernel.name())
                     }
+                    None if *key == "train.group_by_draw" => self.train.group_by_draw.to_string(),
                     None => "(missing)".to_string(),
                 };
                 (key.to_string(), shown)
@@ -1360,9 +1392,11 @@ mod tests {
 
     #[test]
     fn fields_document_exactly_the_config_keys() {
-        // `train.fused_kernel` is serialised only when it is not `auto`.
+        // `train.fused_kernel` is serialised only when it is not `auto`, and
+        // `train.group_by_draw` only when true.
         let mut every_key = RunConfig::default();
         every_key.train.fused_kernel = FusedKernel::Blocked;
+        every_key.train.group_by_draw = true;
         let value = toml::Value::try_from(every_key).expect("serialises");
         let mut keys = Vec::new();
         leaves("", &value, &mut keys);

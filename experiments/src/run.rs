@@ -563,6 +563,16 @@ pub fn run_to_dir(
     // Nothing is written until the data are read and trained on: a bad data file or a failed
     // build leaves no config.json that looks like the start of a result.
     let result = execute(config, show_progress)?;
+    finish_in_dir(config, out, result)
+}
+
+/// Writes `result` (of `config`) into `out`; a run that diverged is an error after its files
+/// are written.
+fn finish_in_dir(
+    config: &RunConfig,
+    out: &Path,
+    result: RunResult,
+) -> Result<RunResult, ExperimentError> {
     write_results(out, &resolved_config(config), &result)?;
     let measured = &result.measured;
     tracing::debug!(
@@ -586,6 +596,184 @@ pub fn run_to_dir(
         });
     }
     Ok(result)
+}
+
+/// The key that the batches trained together ([`execute_group`]) share: the config with the
+/// values a group may differ in set aside (μ_f and σ_f; σ_n too under shared noise draws, whose
+/// data seed does not depend on it; α and η, which are per run anyway). `None` for a config
+/// that trains alone: `train.group_by_draw` unset, or an exact solver.
+pub fn group_key(config: &RunConfig) -> Option<String> {
+    if !config.train.group_by_draw || config.train.optimizer.is_exact() {
+        return None;
+    }
+    let mut key = config.clone();
+    key.data.mu_f = 0.0;
+    key.data.sigma_f = 0.0;
+    if key.data.noise_draws == crate::config::NoiseDraws::Shared {
+        key.data.sigma_n = 0.0;
+    }
+    key.loss.alpha = crate::config::PerRun::One(0.0);
+    key.train.lr = crate::config::PerRun::One(0.0);
+    serde_json::to_string(&key).ok()
+}
+
+/// Trains the batches `configs` together (they share a [`group_key`]) and measures each on its
+/// own data, as [`execute`] would have: one draw at μ_f = 0, σ_f = σ_n = 1 gives the base
+/// matrix `[y, ξ_f, ξ_⊥]`, each batch's inputs are the column map (μ_f, σ_f, σ_n) of it
+/// ([`logit_reg_train::fused::ColumnMap`]), and every step reads it once for all the runs.
+///
+/// # Errors
+/// A config that does not validate, or batches that do not share a key.
+pub fn execute_group(
+    configs: &[&RunConfig],
+    show_progress: bool,
+) -> Result<Vec<RunResult>, ExperimentError> {
+    use logit_reg_train::fused::{ColumnMap, FusedOptimizer};
+    use logit_reg_train::group::{GroupMember, GroupSpec, train_group};
+    let first = *configs
+        .first()
+        .ok_or_else(|| ExperimentError::invalid("train.group_by_draw", "true", "a batch"))?;
+    let key = group_key(first);
+    for config in configs {
+        config.validate()?;
+        if key.is_none() || group_key(config) != key {
+            return Err(ExperimentError::invalid(
+                "train.group_by_draw",
+                "true",
+                "batches that differ only in data.mu_f, data.sigma_f, data.sigma_n (shared \
+                 noise draws), loss.alpha and train.lr",
+            ));
+        }
+    }
+    let mut unit = first.signal_noise()?;
+    unit.mu_f = 0.0;
+    unit.sigma_f = 1.0;
+    unit.sigma_n = 1.0;
+    let draw = unit
+        .generate_train(first.data_seed())
+        .map_err(ExperimentError::data)?;
+    let (n, d) = (draw.n, draw.d);
+    let mut base = Vec::with_capacity(n * (d + 1));
+    for (row, label) in draw.x.chunks_exact(d).zip(&draw.y) {
+        base.push(*label);
+        base.extend_from_slice(row);
+    }
+    let device = make_device(first.backend, first.dtype)
+        .map_err(ExperimentError::model)?
+        .autodiff();
+    let mut members = Vec::with_capacity(configs.len());
+    for config in configs {
+        let model = LinearClassifierConfig::new(d)
+            .with_runs(config.runs()?)
+            .with_init_std(config.train.init_std)
+            .with_init_seed(config.seed)
+            .with_first_run(config.train.init_index)
+            .init(&device)
+            .map_err(ExperimentError::model)?;
+        members.push(GroupMember {
+            weights: model.weights_f64(),
+            alpha: config.alphas()?,
+            lr: config.lrs()?,
+            map: ColumnMap {
+                first: config.data.mu_f,
+                second: config.data.sigma_f,
+                rest: config.data.sigma_n,
+            },
+        });
+    }
+    let t = &first.train;
+    let optimizer = match t.optimizer {
+        logit_reg_train::OptimizerName::Adam => FusedOptimizer::Adam {
+            beta1: t.adam_beta1,
+            beta2: t.adam_beta2,
+            epsilon: t.adam_eps,
+        },
+        _ => FusedOptimizer::Gd,
+    };
+    let spec = train_spec(first)?;
+    let measure = measure_spec(first);
+    let weight_decay = first.loss.weight_decay;
+    let group = GroupSpec {
+        penalty: first.penalty().binary().map_err(ExperimentError::model)?,
+        optimizer,
+        weight_decay,
+        sum_data_term: weight_decay > 0.0 && first.loss.data_term == logit_reg_model::DataTerm::Sum,
+        threads: t.threads,
+        kernel: t.fused_kernel,
+        steps: spec.steps,
+        record_steps: logit_reg_train::recorded_steps(&spec, &measure),
+        f64: first.dtype == logit_reg_model::Precision::F64,
+    };
+    let bar = crate::progress::bar(spec.steps, "steps", show_progress, None);
+    let recordings = train_group(&base, &draw.y, d, &members, &group, |step| {
+        bar.set_position(step)
+    });
+    crate::progress::finish(&bar);
+    drop(base);
+    let mut results = Vec::with_capacity(configs.len());
+    for (config, recording) in configs.iter().zip(&recordings) {
+        let Built {
+            problem,
+            model,
+            context,
+            spec,
+            measure,
+            ..
+        } = build(config)?;
+        let BuiltModel::Linear(model) = model else {
+            return Err(ExperimentError::invalid(
+                "model.kind",
+                config.model.kind.name(),
+                "linear with train.group_by_draw = true",
+            ));
+        };
+        let measured = logit_reg_train::replay_and_measure(
+            model,
+            &problem,
+            &spec,
+            &measure,
+            &context,
+            recording,
+            |_, _| {},
+        )?;
+        let mut summary = summary_json(&measured.summary);
+        if let Value::Object(map) = &mut summary {
+            map.insert("backend".into(), json!(config.backend.name()));
+            map.insert("dtype".into(), json!(config.dtype.name()));
+            map.insert("device".into(), json!(device_label(config)));
+            map.insert(
+                "group".into(),
+                json!({"batches": recording.group.0, "runs": recording.group.1}),
+            );
+        }
+        results.push(RunResult {
+            measured,
+            summary,
+            input_dim: problem.d,
+        });
+    }
+    Ok(results)
+}
+
+/// [`execute_group`] of `configs`, the files of each batch with a directory in `outs` written
+/// there (as [`run_to_dir`] writes them; `None`: trained with the group, not written). One
+/// result per written batch: a batch with a diverged run gives [`ExperimentError::Diverged`]
+/// after its files are written, as alone.
+pub fn run_group_to_dirs(
+    configs: &[&RunConfig],
+    outs: &[Option<&Path>],
+) -> Result<Vec<Result<RunResult, ExperimentError>>, ExperimentError> {
+    for out in outs.iter().flatten() {
+        std::fs::create_dir_all(out).map_err(|e| ExperimentError::io(out, e))?;
+        clear_results(out)?;
+    }
+    let results = execute_group(configs, false)?;
+    Ok(configs
+        .iter()
+        .zip(outs)
+        .zip(results)
+        .filter_map(|((config, out), result)| out.map(|out| finish_in_dir(config, out, result)))
+        .collect())
 }
 
 /// The text of `logits.csv`: one row per (split, sample, run, class) with the sample's label

@@ -81,6 +81,26 @@ pub fn assign(costs: &[f64], count: usize) -> Vec<usize> {
 }
 
 impl Shard {
+    /// Which of the batches with `costs` this shard trains, when the batches with equal
+    /// `groups[k]` train together (see [`crate::sweep::batch_groups`]): the groups are shared
+    /// out by their summed costs, and each batch goes with its group. With every batch in a
+    /// group of its own this is [`Shard::select`].
+    pub fn select_grouped(&self, costs: &[f64], groups: &[usize]) -> Vec<bool> {
+        let mut index = std::collections::HashMap::new();
+        let mut group_costs: Vec<f64> = Vec::new();
+        let mut of_batch = Vec::with_capacity(groups.len());
+        for (&group, &cost) in groups.iter().zip(costs) {
+            let i = *index.entry(group).or_insert_with(|| {
+                group_costs.push(0.0);
+                group_costs.len() - 1
+            });
+            group_costs[i] += cost;
+            of_batch.push(i);
+        }
+        let shares = assign(&group_costs, self.count);
+        of_batch.iter().map(|&i| shares[i] == self.index).collect()
+    }
+
     /// Which of the batches with `costs` this shard trains.
     pub fn select(&self, costs: &[f64]) -> Vec<bool> {
         assign(costs, self.count)

@@ -33,7 +33,7 @@ use serde_json::Value;
 use crate::ExperimentError;
 use crate::config::{RunConfig, set_dotted};
 use crate::output::{csv_text, write_atomic, write_json};
-use crate::run::{SUMMARY_METRICS, resolved_config, run_to_dir};
+use crate::run::{SUMMARY_METRICS, group_key, resolved_config, run_group_to_dirs, run_to_dir};
 use crate::store::{Acquired, BatchState, DirLock, check_batch};
 
 /// The claim file in each batch directory, held while the batch trains.
@@ -273,11 +273,12 @@ pub fn run_sweep(
         None => Some(crate::store::DirLock::output(out)?),
     };
     let share = mode.shard.map(|shard| {
-        shard.select(
+        shard.select_grouped(
             &batches
                 .iter()
                 .map(|b| batch_cost(&b.config))
                 .collect::<Vec<_>>(),
+            &batch_groups(&batches),
         )
     });
     let total = share
@@ -322,6 +323,20 @@ pub fn batch_cost(config: &RunConfig) -> f64 {
     } else {
         config.total_steps().max(1) as f64 * n * d * runs * logits
     }
+}
+
+/// The group of each batch: the index of the first batch with the same [`group_key`] (the
+/// batches a sweep trains together under `train.group_by_draw`), or its own index.
+pub fn batch_groups(batches: &[Batch]) -> Vec<usize> {
+    let mut first = std::collections::HashMap::new();
+    batches
+        .iter()
+        .enumerate()
+        .map(|(k, b)| match group_key(&b.config) {
+            Some(key) => *first.entry(key).or_insert(k),
+            None => k,
+        })
+        .collect()
 }
 
 /// The arithmetic and the reads of the design matrix in one batch's step loop.
@@ -455,6 +470,92 @@ fn train_batch(
     }
 }
 
+/// Trains the batches of one group (see [`batch_groups`]) together, when any of them is not
+/// complete: claims every member's directory first (a shard leaves the group to another
+/// process holding one of them; a full sweep waits for it), then trains the whole group and
+/// writes the members that need it. Advances `bar` by one per member.
+fn train_group(
+    members: &[&Batch],
+    out: &Path,
+    resume: bool,
+    shard: bool,
+    bar: &ProgressBar,
+    label: &str,
+    report: &mut SweepReport,
+) -> Result<(), ExperimentError> {
+    let dirs: Vec<PathBuf> = members
+        .iter()
+        .map(|b| out.join("batches").join(&b.name))
+        .collect();
+    let complete =
+        |k: usize| resume && check_batch(&dirs[k], &members[k].config) == BatchState::Done;
+    if (0..members.len()).all(complete) {
+        report.skipped += members.len();
+        bar.inc(members.len() as u64);
+        return Ok(());
+    }
+    let mut claims = Vec::with_capacity(members.len());
+    for dir in &dirs {
+        std::fs::create_dir_all(dir).map_err(|e| ExperimentError::io(dir, e))?;
+        match DirLock::try_acquire(&dir.join(CLAIM))? {
+            Acquired::Mine(claim, _) => claims.push(claim),
+            Acquired::Held(holder) => {
+                let who = holder.map(|h| h.describe()).unwrap_or_default();
+                tracing::info!("batch {} is being trained by {who}", dir.display());
+                if shard {
+                    report.left_to_others += members.len();
+                    bar.inc(members.len() as u64);
+                    return Ok(());
+                }
+                bar.set_message(format!("{label}{} (waiting for its holder)", dir.display()));
+                claims.push(DirLock::acquire_waiting(&dir.join(CLAIM))?);
+            }
+        }
+    }
+    // Checked again under the claims: another process may have finished some.
+    let states: Vec<BatchState> = (0..members.len())
+        .map(|k| check_batch(&dirs[k], &members[k].config))
+        .collect();
+    let train: Vec<bool> = states
+        .iter()
+        .map(|state| !(resume && *state == BatchState::Done))
+        .collect();
+    if train.iter().any(|t| *t) {
+        let names: Vec<&str> = members.iter().map(|b| b.name.as_str()).collect();
+        bar.set_message(format!(
+            "{label}{} (a group of {})",
+            names.join(","),
+            members.len()
+        ));
+        for (state, dir) in states.iter().zip(&dirs) {
+            if let BatchState::Bad(reason) = state
+                && resume
+            {
+                tracing::warn!("batch {} is redone: {reason}", dir.display());
+                report.redone += 1;
+            }
+        }
+        let configs: Vec<&RunConfig> = members.iter().map(|b| &b.config).collect();
+        let outs: Vec<Option<&Path>> = dirs
+            .iter()
+            .zip(&train)
+            .map(|(dir, t)| t.then_some(dir.as_path()))
+            .collect();
+        for result in run_group_to_dirs(&configs, &outs)? {
+            match result {
+                Ok(_) | Err(ExperimentError::Diverged { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    let trained = train.iter().filter(|t| **t).count();
+    report.trained += trained;
+    report.skipped += members.len() - trained;
+    bar.inc(members.len() as u64);
+    drop(claims);
+    Ok(())
+}
+
 /// [`run_sweep`] of `batches` (the expansion of `spec`), advancing `bar` by one per batch
 /// (trained or skipped), with `label` and the batch's name as its message. The caller sets the
 /// bar's length (a figure's bar spans all of its parts).
@@ -476,9 +577,36 @@ pub fn run_sweep_with(
     claim_plan(out, batches, share.is_some())?;
     let mut report = SweepReport::default();
     let mut waiting = Vec::new();
+    let groups = batch_groups(batches);
     for (k, batch) in batches.iter().enumerate() {
         if share.is_some_and(|s| !s[k]) {
             continue;
+        }
+        let grouped = groups[k] != k || groups.get(k + 1..).is_some_and(|g| g.contains(&k));
+        if grouped {
+            let members: Vec<usize> = (0..batches.len())
+                .filter(|&j| groups[j] == groups[k] && share.is_none_or(|s| s[j]))
+                .collect();
+            if members[0] == k {
+                let members: Vec<&Batch> = members.iter().map(|&j| &batches[j]).collect();
+                if members.len() == 1 {
+                    // Alone in this share (a group is never split between shards, so only
+                    // through a caller's own share): trained alone below.
+                } else {
+                    train_group(
+                        &members,
+                        out,
+                        resume,
+                        share.is_some(),
+                        bar,
+                        label,
+                        &mut report,
+                    )?;
+                    continue;
+                }
+            } else {
+                continue;
+            }
         }
         let dir = out.join("batches").join(&batch.name);
         let state = check_batch(&dir, &batch.config);

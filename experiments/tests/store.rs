@@ -1,54 +1,14 @@
 //! The batch store through the binary: one writer per output, per-batch claims between
 //! shards, verified resume after corruption, and shards that add up to the single-process run.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod common;
+
+use std::process::Output;
 use std::time::{Duration, Instant};
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let path = std::env::temp_dir().join(format!(
-            "logit-reg-store-{name}-{}-{:?}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .expect("test step succeeds")
-                .as_nanos()
-        ));
-        std::fs::create_dir_all(&path).expect("test step succeeds");
-        Self(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// The binary with `args`, its output captured (also when spawned).
-fn experiments(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_experiments"));
-    command
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
-}
-
-fn output(args: &[&str]) -> Output {
-    experiments(args).output().expect("binary runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use common::{
+    TempDir, experiments, index_without_timing, output, sweep_args, text, trained, write_spec,
+};
 
 /// Eight batches of two runs (σ_n × seed; the α values share their data).
 const SWEEP: &str = r#"
@@ -61,52 +21,6 @@ train = { steps = 300, log_points = 5 }
 "loss.alpha" = [0.0, 0.2]
 seed = [1, 2, 3, 4]
 "#;
-
-fn write_spec(dir: &Path, name: &str, text: &str) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, text).expect("test step succeeds");
-    path.to_str().expect("test step succeeds").to_string()
-}
-
-fn sweep_args<'a>(spec: &'a str, out: &'a str, shard: Option<&'a str>) -> Vec<&'a str> {
-    let mut args = vec!["sweep", "--quiet", "--spec", spec, "--out", out];
-    if let Some(shard) = shard {
-        args.extend(["--shard", shard]);
-    }
-    args
-}
-
-/// The index without the columns that measure time.
-fn index_without_timing(path: &Path) -> Vec<Vec<String>> {
-    let mut reader = csv::Reader::from_path(path).expect("test step succeeds");
-    let header: Vec<String> = reader
-        .headers()
-        .expect("test step succeeds")
-        .iter()
-        .map(String::from)
-        .collect();
-    let keep: Vec<usize> = (0..header.len())
-        .filter(|&i| !header[i].contains("seconds"))
-        .collect();
-    let mut rows = vec![keep.iter().map(|&i| header[i].clone()).collect()];
-    for record in reader.records() {
-        let record = record.expect("test step succeeds");
-        rows.push(keep.iter().map(|&i| record[i].to_string()).collect());
-    }
-    rows
-}
-
-/// "N batches trained" from a sweep's or shard's stdout line.
-fn trained(o: &Output) -> usize {
-    let out = String::from_utf8_lossy(&o.stdout);
-    let at = out.find(" batches trained").expect("a count line");
-    out[..at]
-        .rsplit(|c: char| !c.is_ascii_digit())
-        .next()
-        .expect("test step succeeds")
-        .parse()
-        .expect("test step succeeds")
-}
 
 #[test]
 fn a_second_writer_is_refused_naming_the_first_and_the_results_stay_whole() {

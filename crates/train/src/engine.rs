@@ -20,6 +20,7 @@ use crate::TrainError;
 use crate::fused::{
     FusedKernel, FusedLoss, FusedOptimizer, FusedSpec, FusedTrainer, HostFloat, SoftmaxLoss,
 };
+use crate::group::Recording;
 use crate::linear::{as_linear, into_model, linear_bias};
 use crate::objective::Objective;
 use crate::problem::{Labels, Problem};
@@ -295,6 +296,49 @@ fn fused_setup<M: LogitModel>(
     })
 }
 
+/// Plays a batch's [`Recording`] (from [`crate::group::train_group`]) to `observe` as
+/// [`train`] would have called it: every recorded state whose step `log_step` asks for, and the
+/// last one, with `model` carrying the recorded weights. Returns the final model and the
+/// recorded outcome.
+///
+/// # Errors
+/// If `model` is not a binary linear classifier of the recording's shape.
+pub fn replay<M: LogitModel>(
+    model: M,
+    recording: &Recording,
+    mut log_step: impl FnMut(u64) -> bool,
+    mut observe: impl FnMut(&StepView<'_, M>),
+) -> Result<(M, TrainOutcome), TrainError> {
+    let not_linear = || {
+        TrainError::invalid(
+            "train.group_by_draw",
+            "true",
+            "false unless the model is a binary linear classifier",
+        )
+    };
+    let mut last = None;
+    for snapshot in &recording.snapshots {
+        if !(log_step(snapshot.step) || snapshot.last) {
+            continue;
+        }
+        let linear = as_linear(&model).ok_or_else(not_linear)?;
+        if linear.classes != 1 || linear.weights_f64().len() != snapshot.weights.len() {
+            return Err(not_linear());
+        }
+        let current = into_model::<M>(linear.with_parameters(&snapshot.weights, None))
+            .ok_or_else(not_linear)?;
+        observe(&StepView {
+            step: snapshot.step,
+            model: &current,
+            objective: &snapshot.objective,
+            diverged: &snapshot.diverged,
+            last: snapshot.last,
+        });
+        last = Some(current);
+    }
+    Ok((last.unwrap_or(model), recording.outcome.clone()))
+}
+
 /// The step loop on the fused engine, with the same logging, divergence and convergence rules
 /// as the Burn loop: the objective is evaluated at logging steps, and at any step where a run's
 /// margins become suspect (NaN or beyond [`crate::fused::SUSPECT_MARGIN`]); a run whose
@@ -350,16 +394,16 @@ fn train_fused<M: LogitModel, T: HostFloat>(
     Ok((model, state.outcome(EngineName::Fused)))
 }
 
-/// What both step loops track: the step, divergence per run, and convergence.
-struct LoopState {
-    step: u64,
+/// What the step loops track: the step, divergence per run, and convergence.
+pub(crate) struct LoopState {
+    pub(crate) step: u64,
     converged: bool,
-    diverged: Vec<Option<(u64, f64)>>,
+    pub(crate) diverged: Vec<Option<(u64, f64)>>,
     gradient_norms: Option<Vec<f64>>,
 }
 
 impl LoopState {
-    fn new(runs: usize) -> Self {
+    pub(crate) fn new(runs: usize) -> Self {
         Self {
             step: 0,
             converged: false,
@@ -369,7 +413,7 @@ impl LoopState {
     }
 
     /// Marks every run whose objective is non-finite now as diverged at this step (once).
-    fn record(&mut self, objective: &[f64]) {
+    pub(crate) fn record(&mut self, objective: &[f64]) {
         for (run, &value) in objective.iter().enumerate() {
             if !value.is_finite() && self.diverged[run].is_none() {
                 self.diverged[run] = Some((self.step, value));

@@ -50,6 +50,7 @@
 pub mod engine;
 mod error;
 pub mod fused;
+pub mod group;
 pub mod linear;
 pub mod measure;
 pub mod metrics;
@@ -58,12 +59,12 @@ pub mod problem;
 pub mod solvers;
 pub mod spec;
 
-pub use engine::{StepView, TrainOutcome, train};
+pub use engine::{StepView, TrainOutcome, replay, train};
 pub use error::TrainError;
 pub use logit_reg_model::LogitModel;
 pub use measure::{
     ExactDetails, ExactSummary, MeasureSpec, Measured, RunSummary, SavedLogits, Summary,
-    exact_tolerance, solve_and_measure, train_and_measure,
+    exact_tolerance, recorded_steps, replay_and_measure, solve_and_measure, train_and_measure,
 };
 pub use metrics::{HistogramRow, MetricContext, MetricRow};
 pub use objective::{MarginLoss, Objective};

@@ -227,6 +227,66 @@ pub fn train_and_measure<M: LogitModel>(
     ctx: &MetricContext,
     progress: impl Fn(u64, Option<f64>),
 ) -> Result<Measured, TrainError> {
+    measure_steps(
+        problem,
+        spec,
+        measure,
+        ctx,
+        progress,
+        0.0,
+        |log_step, observe| train(model, problem, objective, spec, log_step, observe),
+    )
+}
+
+/// [`train_and_measure`] for a batch trained in a group ([`crate::group::train_group`]): its
+/// recorded states are measured on `problem`, the batch's own data, as the training loop would
+/// have measured them. The summary's wall time is the batch's share of the group's training
+/// time plus its measurement.
+///
+/// # Errors
+/// If `model` is not a binary linear classifier of the recording's shape.
+pub fn replay_and_measure<M: LogitModel>(
+    model: M,
+    problem: &Problem,
+    spec: &TrainSpec,
+    measure: &MeasureSpec,
+    ctx: &MetricContext,
+    recording: &crate::group::Recording,
+    progress: impl Fn(u64, Option<f64>),
+) -> Result<Measured, TrainError> {
+    measure_steps(
+        problem,
+        spec,
+        measure,
+        ctx,
+        progress,
+        recording.train_seconds,
+        |log_step, observe| crate::engine::replay(model, recording, log_step, observe),
+    )
+}
+
+/// The steps to log: every one `log_steps` and `histogram_steps` name.
+pub fn recorded_steps(spec: &TrainSpec, measure: &MeasureSpec) -> BTreeSet<u64> {
+    let mut steps = log_steps(spec.steps, measure.log_points);
+    steps.extend(measure.histogram_steps.iter().copied());
+    steps
+}
+
+/// The measurements of one batch around `drive`, which runs the steps (or replays them) and
+/// calls the observer it is given at the logging steps; `extra_seconds` is added to the wall
+/// time.
+fn measure_steps<M: LogitModel>(
+    problem: &Problem,
+    spec: &TrainSpec,
+    measure: &MeasureSpec,
+    ctx: &MetricContext,
+    progress: impl Fn(u64, Option<f64>),
+    extra_seconds: f64,
+    drive: impl FnOnce(
+        &mut dyn FnMut(u64) -> bool,
+        &mut dyn FnMut(&StepView<'_, M>),
+    ) -> Result<(M, TrainOutcome), TrainError>,
+) -> Result<Measured, TrainError> {
     let steps_to_log = log_steps(spec.steps, measure.log_points);
     let histogram_steps: BTreeSet<u64> = measure.histogram_steps.iter().copied().collect();
     let mut metrics = Vec::new();
@@ -239,16 +299,12 @@ pub fn train_and_measure<M: LogitModel>(
     let mut final_geometry = Vec::new();
     let start = Instant::now();
     let m = ctx.alphas.len();
-    let (_, outcome) = train(
-        model,
-        problem,
-        objective,
-        spec,
-        |step| {
+    let (_, outcome) = drive(
+        &mut |step| {
             progress(step, None);
             steps_to_log.contains(&step) || histogram_steps.contains(&step)
         },
-        |view: &StepView<'_, M>| {
+        &mut |view: &StepView<'_, M>| {
             let t0 = Instant::now();
             let eval = view.model.valid();
             let train_logits = to_f64_vec(eval.logits(problem.train_x_eval.clone()));
@@ -283,7 +339,7 @@ pub fn train_and_measure<M: LogitModel>(
             metric_seconds += t0.elapsed().as_secs_f64();
         },
     )?;
-    let wall_seconds = start.elapsed().as_secs_f64();
+    let wall_seconds = start.elapsed().as_secs_f64() + extra_seconds;
     let class_means = match &problem.labels {
         Labels::Classes { k, train, .. } => {
             Some(class_logit_means(&final_train_logits, train, m, *k))

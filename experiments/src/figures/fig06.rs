@@ -68,7 +68,7 @@ pub(super) fn phase_parts(scale: Scale, paper_d: usize) -> Result<Vec<Part>, Exp
             &format!(
                 "[base]\ndata = {{ d = {d}, n = {n}, sigma_n = {{sigma_n}}, noise_draws = \"per-sigma-n\" }}\n\
                  loss = {{ penalty = \"none\", alpha = 0.0 }}\n\
-                 train = {{ steps = {t}, lr = {{lr}}, log_points = 10 }}\n\
+                 train = {{ steps = {t}, lr = {{lr}}, log_points = 10, group_by_draw = true }}\n\
                  [grid]\n\"data.sigma_f\" = {}\nseed = {}\n",
                 list(&PHASE_SIGMA_F),
                 seeds(2)

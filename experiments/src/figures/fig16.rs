@@ -73,7 +73,7 @@ fn parts(scale: Scale) -> Result<Vec<Part>, ExperimentError> {
             "gd-zero",
             format!(
                 "[base]\ndata = {{ n = {n} }}\nloss = {{ penalty = \"quadratic\" }}\n\
-                 train = {{ steps = {t}, log_points = 10 }}\n\
+                 train = {{ steps = {t}, log_points = 10, group_by_draw = true }}\n\
                  [grid]\n{grid}\"data.sigma_n\" = [1.0, 2.0]\n\"loss.alpha\" = [0.0, 0.4]\n\
                  seed = {seed_list}\n"
             ),
@@ -82,7 +82,7 @@ fn parts(scale: Scale) -> Result<Vec<Part>, ExperimentError> {
             "gd-random",
             format!(
                 "[base]\ndata = {{ n = {n}, sigma_f = 0.0 }}\nloss = {{ penalty = \"quadratic\" }}\n\
-                 train = {{ steps = {t}, log_points = 10, init_std = {init_std:?} }}\n\
+                 train = {{ steps = {t}, log_points = 10, init_std = {init_std:?}, group_by_draw = true }}\n\
                  [grid]\n\"data.d\" = {ds}\n\"data.sigma_n\" = [1.0, 2.0]\n\
                  \"loss.alpha\" = [0.0, 0.4]\nseed = {seed_list}\n"
             ),

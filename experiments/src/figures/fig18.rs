@@ -31,7 +31,7 @@ fn parts(scale: Scale) -> Result<Vec<Part>, ExperimentError> {
         format!(
             "[base]\ndata = {{ n = {n} }}\n\
              loss = {{ penalty = \"none\", alpha = 0.0, weight_decay = 0.2, data_term = \"mean\" }}\n\
-             train = {{ steps = {t}, log_points = 10 }}\n\
+             train = {{ steps = {t}, log_points = 10, group_by_draw = true }}\n\
              [grid]\n{grid}\"data.sigma_n\" = [1.0, 2.0]\nseed = {seed_list}\n"
         ),
     )?])

@@ -52,7 +52,9 @@ use crate::ExperimentError;
 use crate::output::write_atomic;
 use crate::progress;
 use crate::shard::Shard;
-use crate::sweep::{Batch, StepLoopWork, SweepReport, batch_cost, run_sweep_with, step_loop_work};
+use crate::sweep::{
+    Batch, StepLoopWork, SweepReport, batch_cost, batch_groups, run_sweep_with, step_loop_work,
+};
 
 /// Options of a figure run.
 #[derive(Debug, Clone)]
@@ -147,7 +149,14 @@ pub fn train_share(
     options: &FigureOptions,
 ) -> Result<SweepReport, ExperimentError> {
     let costs: Vec<f64> = plans.iter().flat_map(FigurePlan::costs).collect();
-    let selected = shard.select(&costs);
+    // Batches trained together (train.group_by_draw) go to one shard: group ids made unique
+    // over all parts by their offset.
+    let mut groups = Vec::with_capacity(costs.len());
+    for batches in plans.iter().flat_map(|p| &p.batches) {
+        let offset = groups.len();
+        groups.extend(batch_groups(batches).into_iter().map(|g| offset + g));
+    }
+    let selected = shard.select_grouped(&costs, &groups);
     let bar = progress::bar(
         selected.iter().filter(|s| **s).count() as u64,
         "batches",
@@ -487,9 +496,27 @@ pub fn estimate(
             uncounted: 0,
         };
         for part in &preset.parts {
-            for batch in part.spec.batches(extra)? {
+            let batches = part.spec.batches(extra)?;
+            let groups = batch_groups(&batches);
+            for (k, batch) in batches.iter().enumerate() {
                 let c = &batch.config;
                 let m = c.runs()?;
+                // A group (train.group_by_draw) takes its steps once for all its batches, on
+                // the base matrix (d + 1 columns): its first batch carries the cost.
+                let group_runs: usize = (0..batches.len())
+                    .filter(|&j| groups[j] == groups[k])
+                    .map(|j| batches[j].config.runs().unwrap_or(1))
+                    .sum();
+                let grouped = group_runs > m;
+                let (share, steps_m, steps_d) = match (grouped, groups[k] == k) {
+                    (false, _) => (1.0, m, c.data.d),
+                    (true, true) => (
+                        group_runs as f64 / m as f64 * (c.data.d + 1) as f64 / c.data.d as f64,
+                        group_runs,
+                        c.data.d + 1,
+                    ),
+                    (true, false) => (0.0, m, c.data.d),
+                };
                 let classes = match c.data.model {
                     crate::config::DataModel::SignalNoise => 1,
                     crate::config::DataModel::Multiclass => c.data.k,
@@ -498,8 +525,8 @@ pub fn estimate(
                     c.backend.name().to_string(),
                     c.dtype.name().to_string(),
                     c.data.n,
-                    c.data.d,
-                    m * classes,
+                    steps_d,
+                    steps_m * classes,
                 );
                 let ms = match cache.get(&key) {
                     Some(ms) => *ms,
@@ -513,8 +540,8 @@ pub fn estimate(
                         };
                         let bench = crate::bench::StepBench {
                             n: c.data.n,
-                            d: c.data.d,
-                            m: m * classes,
+                            d: steps_d,
+                            m: steps_m * classes,
                             warmup: 10,
                             iters: 40,
                             engine: crate::run::resolve_engine(c),
@@ -528,10 +555,23 @@ pub fn estimate(
                 e.batches += 1;
                 e.runs += m;
                 e.steps += c.train.steps;
-                let seconds = c.train.steps as f64 * ms / 1000.0;
+                let seconds = if share > 0.0 {
+                    c.train.steps as f64 * ms / 1000.0
+                } else {
+                    0.0
+                };
                 e.seconds += seconds;
                 match step_loop_work(c) {
                     Some(work) => {
+                        let work = StepLoopWork {
+                            flops: work.flops * share,
+                            x_bytes: work.x_bytes
+                                * if share > 0.0 {
+                                    share * m as f64 / group_runs.max(m) as f64
+                                } else {
+                                    0.0
+                                },
+                        };
                         e.flops += work.flops;
                         e.x_bytes += work.x_bytes;
                         e.counted_seconds += seconds;

@@ -276,6 +276,64 @@ pub struct FusedTrainer<T: HostFloat> {
     time: i32,
     pub(super) grad: Vec<T>,
     suspect: Vec<bool>,
+    /// The runs' own weights and gradient when their inputs are maps of a shared base matrix
+    /// ([`FusedTrainer::new_mapped`]).
+    mapped: Option<Mapped<T>>,
+}
+
+/// How one run's inputs are formed from a shared base matrix `B = [b₀, b₁, b₂, …, b_d]`
+/// (`[N, d + 1]`): the run trains on
+///
+/// ```text
+/// X = [first·b₀ + second·b₁,  rest·b₂, …, rest·b_d]                              [N, d]
+/// ```
+///
+/// so that `X w = B u` with `u = P w = (first·w₁, second·w₁, rest·w₂, …, rest·w_d)`, and the
+/// gradient with respect to w is `Pᵀ` of the one with respect to u:
+/// `∂/∂w₁ = first·∂/∂u₀ + second·∂/∂u₁` and `∂/∂w_j = rest·∂/∂u_j` for j ≥ 2.
+///
+/// For the signal-plus-noise model, `b₀ = y`, `b₁ = ξ_f` and `b₂.. = ξ_⊥` (one draw at
+/// μ_f = 0, σ_f = σ_n = 1), and `(first, second, rest) = (μ_f, σ_f, σ_n)` give each run its own
+/// `x = (y μ_f + σ_f ξ_f, σ_n ξ_⊥)`: runs that differ only in σ_f and σ_n read one matrix per step
+/// between them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ColumnMap {
+    /// The coefficient of `b₀` in the first input.
+    pub first: f64,
+    /// The coefficient of `b₁` in the first input.
+    pub second: f64,
+    /// The scale of the remaining inputs.
+    pub rest: f64,
+}
+
+impl ColumnMap {
+    /// `u = P w` (`w`: `[d]`, `u`: `[d + 1]`).
+    fn forward<T: HostFloat>(&self, w: &[T], u: &mut [T]) {
+        let w1 = w[0].to_f64();
+        u[0] = T::from_f64(self.first * w1);
+        u[1] = T::from_f64(self.second * w1);
+        for (u, w) in u[2..].iter_mut().zip(&w[1..]) {
+            *u = T::from_f64(self.rest * w.to_f64());
+        }
+    }
+
+    /// `g_w = Pᵀ g_u` (`g_u`: `[d + 1]`, `g_w`: `[d]`).
+    fn backward<T: HostFloat>(&self, g_u: &[T], g_w: &mut [T]) {
+        g_w[0] = T::from_f64(self.first * g_u[0].to_f64() + self.second * g_u[1].to_f64());
+        for (g, u) in g_w[1..].iter_mut().zip(&g_u[2..]) {
+            *g = T::from_f64(self.rest * u.to_f64());
+        }
+    }
+}
+
+/// The state of runs trained through column maps: their own weights `W` (run-major `[M, d]`)
+/// and gradient, while the engine's kernels read `U = P W` over the base matrix.
+#[derive(Debug)]
+struct Mapped<T> {
+    maps: Vec<ColumnMap>,
+    d: usize,
+    weights: Vec<T>,
+    grad: Vec<T>,
 }
 
 /// What [`FusedTrainer::new`] needs besides the data.
@@ -308,7 +366,7 @@ impl<T: HostFloat> FusedTrainer<T> {
     /// - `x`: `[N·d]`, `weights`: `[d·M·C]`, `bias`: `[M·C]`, `spec.lr` and the loss's α: `[M]`
     ///
     /// # Panics
-    /// If the lengths disagree with these shapes.
+    /// If d is 0 or the lengths disagree with these shapes.
     pub fn new(
         x: &[f64],
         d: usize,
@@ -322,10 +380,11 @@ impl<T: HostFloat> FusedTrainer<T> {
         let cols = runs * classes;
         let has_bias = spec.loss.has_bias();
         let width = d + usize::from(has_bias);
+        assert!(d >= 1, "at least one input feature");
         assert_eq!(x.len(), n * d, "x is [N, d]");
         assert_eq!(weights.len(), d * cols, "weights are [d, M·C]");
         let mut a = Vec::with_capacity(n * width);
-        for (i, row) in x.chunks_exact(d.max(1)).take(n).enumerate() {
+        for (i, row) in x.chunks_exact(d).take(n).enumerate() {
             match &spec.loss {
                 FusedLoss::Margin { labels, .. } => {
                     a.extend(row.iter().map(|v| T::from_f64(v * labels[i])))
@@ -335,9 +394,6 @@ impl<T: HostFloat> FusedTrainer<T> {
                     a.push(T::from_f64(1.0));
                 }
             }
-        }
-        if d == 0 && has_bias {
-            a = vec![T::from_f64(1.0); n];
         }
         // Column-major [width, M·C]: column `col` is contiguous.
         let mut columns = vec![T::default(); cols * width];
@@ -415,7 +471,68 @@ impl<T: HostFloat> FusedTrainer<T> {
             time: 0,
             grad: vec![T::default(); cols * width],
             suspect: vec![false; runs],
+            mapped: None,
         }
+    }
+
+    /// The engine for binary runs whose inputs are column maps of one base matrix (see
+    /// [`ColumnMap`]): `base` is row-major `[N, d + 1]`, `weights` the runs' initial weights
+    /// (row-major `[d, M]`, the linear classifier's layout) and `maps` one map per run. Each
+    /// step reads `base` once for all runs; the optimiser and the weight decay act on each
+    /// run's own weights, so every run takes the steps it would take on its own inputs (to
+    /// rounding: its logits are summed as `B u` rather than `X w`).
+    ///
+    /// # Shapes
+    /// - `base`: `[N·(d+1)]`, `weights`: `[d·M]`, `maps`, `spec.lr` and the loss's α: `[M]`
+    ///
+    /// # Panics
+    /// If the lengths disagree with these shapes, or the loss is not a margin loss.
+    pub fn new_mapped(
+        base: &[f64],
+        d: usize,
+        weights: &[f64],
+        maps: &[ColumnMap],
+        spec: FusedSpec,
+    ) -> Self {
+        assert!(
+            matches!(spec.loss, FusedLoss::Margin { .. }),
+            "column maps are for binary margin losses"
+        );
+        assert!(d >= 1, "at least one input");
+        let runs = spec.lr.len();
+        assert_eq!(maps.len(), runs, "one map per run");
+        assert_eq!(weights.len(), d * runs, "weights are [d, M]");
+        let mut own = vec![T::default(); runs * d];
+        for (m, w) in own.chunks_exact_mut(d).enumerate() {
+            for (j, v) in w.iter_mut().enumerate() {
+                *v = T::from_f64(weights[j * runs + m]);
+            }
+        }
+        let mut u = vec![T::default(); runs * (d + 1)];
+        for ((map, w), u) in maps
+            .iter()
+            .zip(own.chunks_exact(d))
+            .zip(u.chunks_exact_mut(d + 1))
+        {
+            map.forward(w, u);
+        }
+        let mut u_rows = vec![0.0; (d + 1) * runs];
+        for (m, column) in u.chunks_exact(d + 1).enumerate() {
+            for (j, v) in column.iter().enumerate() {
+                u_rows[j * runs + m] = v.to_f64();
+            }
+        }
+        let mut engine = Self::new(base, d + 1, &u_rows, None, spec);
+        if let FusedOptimizer::Adam { .. } = engine.optimizer {
+            engine.moments = (vec![0.0; runs * d], vec![0.0; runs * d]);
+        }
+        engine.mapped = Some(Mapped {
+            maps: maps.to_vec(),
+            d,
+            weights: own,
+            grad: vec![T::default(); runs * d],
+        });
+        engine
     }
 
     /// Number of runs M.
@@ -440,6 +557,16 @@ impl<T: HostFloat> FusedTrainer<T> {
 
     /// The weights, row-major `[d, M·C]` in f64 (the linear classifier's layout).
     pub fn weights(&self) -> Vec<f64> {
+        if let Some(mapped) = &self.mapped {
+            let (d, runs) = (mapped.d, self.runs);
+            let mut out = vec![0.0; d * runs];
+            for (m, w) in mapped.weights.chunks_exact(d).enumerate() {
+                for (j, v) in w.iter().enumerate() {
+                    out[j * runs + m] = v.to_f64();
+                }
+            }
+            return out;
+        }
         let (width, d, cols) = (self.shared.d, self.features(), self.columns());
         let weights = read(&self.shared.weights);
         let mut out = vec![0.0; d * cols];
@@ -499,7 +626,24 @@ impl<T: HostFloat> FusedTrainer<T> {
                 }
             }
         }
-        if self.weight_decay > 0.0 {
+        if let Some(mapped) = &mut self.mapped {
+            let (d, width) = (mapped.d, shared.d);
+            for ((map, g_w), g_u) in mapped
+                .maps
+                .iter()
+                .zip(mapped.grad.chunks_exact_mut(d))
+                .zip(self.grad.chunks_exact(width))
+            {
+                map.backward(g_u, g_w);
+            }
+            if self.weight_decay > 0.0 {
+                sum_scaled_into(
+                    &mut mapped.grad,
+                    &mapped.weights,
+                    T::from_f64(self.weight_decay),
+                );
+            }
+        } else if self.weight_decay > 0.0 {
             let (width, d) = (shared.d, self.features());
             let gamma = T::from_f64(self.weight_decay);
             let weights = read(&shared.weights);
@@ -516,41 +660,54 @@ impl<T: HostFloat> FusedTrainer<T> {
     /// Each run's gradient norm `‖∇_m‖` (weights and bias) from the last
     /// [`FusedTrainer::compute_gradient`].
     pub fn gradient_norms(&self) -> Vec<f64> {
-        self.grad
-            .chunks_exact((self.shared.d * self.shared.classes).max(1))
+        let (grad, per_run) = match &self.mapped {
+            Some(mapped) => (&mapped.grad, mapped.d),
+            None => (&self.grad, self.shared.d * self.shared.classes),
+        };
+        grad.chunks_exact(per_run.max(1))
             .map(|g| g.iter().map(|v| v.to_f64().powi(2)).sum::<f64>().sqrt())
             .collect()
     }
 
     /// One update with the last computed gradient: `w ← w − η_m ∇` (GD), or Adam's step.
+    /// Runs trained through column maps update their own weights, then the weights the
+    /// kernels read (`U = P W`).
     pub fn update(&mut self) {
-        let per_run = (self.shared.d * self.shared.classes).max(1);
+        if let FusedOptimizer::Adam { .. } = self.optimizer {
+            self.time += 1;
+        }
         let mut weights = write(&self.shared.weights);
-        match self.optimizer {
-            FusedOptimizer::Gd => {
-                for ((w, g), &lr) in weights
-                    .chunks_exact_mut(per_run)
-                    .zip(self.grad.chunks_exact(per_run))
-                    .zip(&self.lr)
-                {
-                    sum_scaled_into(w, g, T::from_f64(-lr));
-                }
+        match &mut self.mapped {
+            None => {
+                let per_run = (self.shared.d * self.shared.classes).max(1);
+                apply_update(
+                    self.optimizer,
+                    self.time,
+                    &self.lr,
+                    &mut self.moments,
+                    per_run,
+                    &mut weights,
+                    &self.grad,
+                );
             }
-            FusedOptimizer::Adam {
-                beta1,
-                beta2,
-                epsilon,
-            } => {
-                self.time += 1;
-                let s = AdamScalars::at(beta1, beta2, epsilon, self.time);
-                let (first, second) = &mut self.moments;
-                for (i, (w, g)) in weights.iter_mut().zip(&self.grad).enumerate() {
-                    let g = g.to_f64();
-                    first[i] = s.beta1 * first[i] + s.keep1 * g;
-                    second[i] = s.beta2 * second[i] + s.keep2 * (g * g);
-                    let lr = self.lr[i / per_run];
-                    let step = first[i] * s.factor / (second[i].sqrt() + s.floor) * lr;
-                    *w = T::from_f64(w.to_f64() - step);
+            Some(mapped) => {
+                let d = mapped.d;
+                apply_update(
+                    self.optimizer,
+                    self.time,
+                    &self.lr,
+                    &mut self.moments,
+                    d,
+                    &mut mapped.weights,
+                    &mapped.grad,
+                );
+                for ((map, w), u) in mapped
+                    .maps
+                    .iter()
+                    .zip(mapped.weights.chunks_exact(d))
+                    .zip(weights.chunks_exact_mut(d + 1))
+                {
+                    map.forward(w, u);
                 }
             }
         }
@@ -584,6 +741,11 @@ impl<T: HostFloat> FusedTrainer<T> {
         (0..self.runs)
             .map(|m| {
                 let data = shared.data_scale * part_sums.iter().map(|p| p[m]).sum::<f64>();
+                if let Some(mapped) = &self.mapped {
+                    let own = &mapped.weights[m * mapped.d..(m + 1) * mapped.d];
+                    let norm2: f64 = own.iter().map(|v| v.to_f64().powi(2)).sum();
+                    return data + 0.5 * self.weight_decay * norm2;
+                }
                 let norm2: f64 = weights[m * per_run..(m + 1) * per_run]
                     .chunks_exact(width.max(1))
                     .flat_map(|column| &column[..d])
@@ -592,6 +754,49 @@ impl<T: HostFloat> FusedTrainer<T> {
                 data + 0.5 * self.weight_decay * norm2
             })
             .collect()
+    }
+}
+
+/// One optimiser step of every run on `weights` (run-major, `per_run` entries a run) with
+/// `grad`: `w ← w − η_m ∇` (GD), or Adam's step number `time` with the moments in f64.
+fn apply_update<T: HostFloat>(
+    optimizer: FusedOptimizer,
+    time: i32,
+    lr: &[f64],
+    moments: &mut (Vec<f64>, Vec<f64>),
+    per_run: usize,
+    weights: &mut [T],
+    grad: &[T],
+) {
+    let runs = weights
+        .chunks_exact_mut(per_run)
+        .zip(grad.chunks_exact(per_run));
+    match optimizer {
+        FusedOptimizer::Gd => {
+            for ((w, g), &lr) in runs.zip(lr) {
+                sum_scaled_into(w, g, T::from_f64(-lr));
+            }
+        }
+        FusedOptimizer::Adam {
+            beta1,
+            beta2,
+            epsilon,
+        } => {
+            let s = AdamScalars::at(beta1, beta2, epsilon, time);
+            let (first, second) = moments;
+            let moments = first
+                .chunks_exact_mut(per_run)
+                .zip(second.chunks_exact_mut(per_run));
+            for (((w, g), (first, second)), &lr) in runs.zip(moments).zip(lr) {
+                for (((w, g), m1), m2) in w.iter_mut().zip(g).zip(first).zip(second) {
+                    let g = g.to_f64();
+                    *m1 = s.beta1 * *m1 + s.keep1 * g;
+                    *m2 = s.beta2 * *m2 + s.keep2 * (g * g);
+                    let step = *m1 * s.factor / (m2.sqrt() + s.floor) * lr;
+                    *w = T::from_f64(w.to_f64() - step);
+                }
+            }
+        }
     }
 }
 

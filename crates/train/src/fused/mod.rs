@@ -57,8 +57,8 @@ mod kernels;
 mod team;
 
 pub use gd::{
-    AdamScalars, BLOCKED_MIN_RUNS, FusedKernel, FusedLoss, FusedOptimizer, FusedSpec, FusedTrainer,
-    PointwiseMarginLoss, SUSPECT_MARGIN, SoftmaxLoss,
+    AdamScalars, BLOCKED_MIN_RUNS, ColumnMap, FusedKernel, FusedLoss, FusedOptimizer, FusedSpec,
+    FusedTrainer, PointwiseMarginLoss, SUSPECT_MARGIN, SoftmaxLoss,
 };
 pub use kernels::{HostFloat, prefix_dots, rows_axpy, rows_dot, streaming_sum};
 pub(crate) use team::{part_ranges, team_size};
