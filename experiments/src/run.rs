@@ -181,6 +181,15 @@ pub enum BuiltModel {
 
 /// Builds the problem, objective, model, metric context and specs of `config`.
 pub fn build(config: &RunConfig) -> Result<Built, ExperimentError> {
+    build_with(config, None)
+}
+
+/// [`build`], with the signal-plus-noise data `split` already drawn (bit-identical to the
+/// config's own draw, e.g. rescaled from the unit draw) instead of drawn here.
+fn build_with(
+    config: &RunConfig,
+    split: Option<&logit_reg_data::BinarySplit>,
+) -> Result<Built, ExperimentError> {
     config.validate()?;
     let device = make_device(config.backend, config.dtype).map_err(ExperimentError::model)?;
     let device = device.autodiff();
@@ -204,7 +213,10 @@ pub fn build(config: &RunConfig) -> Result<Built, ExperimentError> {
         }
         DataModel::SignalNoise => {
             let model = config.signal_noise()?;
-            let problem = Problem::binary(&model, config.data_seed(), &device)?;
+            let problem = match split {
+                Some(split) => Problem::binary_split(&model, split, &device),
+                None => Problem::binary(&model, config.data_seed(), &device)?,
+            };
             let loss = LogitRegularizedLoss::new(binary_penalty.clone(), alphas.clone(), &device)
                 .map_err(ExperimentError::model)?;
             let objective = Objective::Binary {
@@ -621,6 +633,8 @@ pub fn group_key(config: &RunConfig) -> Option<String> {
 /// own data, as [`execute`] would have: one draw at μ_f = 0, σ_f = σ_n = 1 gives the base
 /// matrix `[y, ξ_f, ξ_⊥]`, each batch's inputs are the column map (μ_f, σ_f, σ_n) of it
 /// ([`logit_reg_train::fused::ColumnMap`]), and every step reads it once for all the runs.
+/// Each batch's own train and test sets are that draw rescaled
+/// ([`logit_reg_data::SignalPlusNoise::rescale`], bit-identical to drawing them afresh).
 ///
 /// # Errors
 /// A config that does not validate, or batches that do not share a key.
@@ -645,13 +659,12 @@ pub fn execute_group(
             ));
         }
     }
-    let mut unit = first.signal_noise()?;
-    unit.mu_f = 0.0;
-    unit.sigma_f = 1.0;
-    unit.sigma_n = 1.0;
-    let draw = unit
-        .generate_train(first.data_seed())
+    let unit = first
+        .signal_noise()?
+        .unit()
+        .generate(first.data_seed())
         .map_err(ExperimentError::data)?;
+    let draw = &unit.train;
     let (n, d) = (draw.n, draw.d);
     let mut base = Vec::with_capacity(n * (d + 1));
     for (row, label) in draw.x.chunks_exact(d).zip(&draw.y) {
@@ -719,7 +732,14 @@ pub fn execute_group(
             spec,
             measure,
             ..
-        } = build(config)?;
+        } = {
+            let model = config.signal_noise()?;
+            let split = logit_reg_data::BinarySplit {
+                train: model.rescale(&unit.train),
+                test: model.rescale(&unit.test),
+            };
+            build_with(config, Some(&split))?
+        };
         let BuiltModel::Linear(model) = model else {
             return Err(ExperimentError::invalid(
                 "model.kind",

@@ -245,6 +245,39 @@ impl SignalPlusNoise {
         Ok(BinarySplit { train, test })
     }
 
+    /// The unit model of this one: the same shape, labels and noise law with μ_f = 0 and
+    /// σ_f = σ_n = 1, whose draw holds the raw `(y, ξ_f, ξ_⊥)` that every (μ_f, σ_f, σ_n)
+    /// rescales ([`SignalPlusNoise::rescale`]).
+    pub fn unit(&self) -> Self {
+        Self {
+            mu_f: 0.0,
+            sigma_f: 1.0,
+            sigma_n: 1.0,
+            ..*self
+        }
+    }
+
+    /// This model's draw from the [`SignalPlusNoise::unit`] model's draw of the same seed and
+    /// set: `x = (y μ_f + σ_f ξ_f, σ_n ξ_⊥)`, computed with the same operations as
+    /// [`SignalPlusNoise::sample`], so bit-identical to drawing it afresh (the unit draw's
+    /// first input is `y·0 + 1·ξ_f = ξ_f` and its others `1·ξ_⊥ = ξ_⊥`, exactly).
+    pub fn rescale(&self, unit: &BinaryDataset) -> BinaryDataset {
+        let d = unit.d;
+        let mut x = unit.x.clone();
+        for (row, label) in x.chunks_exact_mut(d.max(1)).zip(&unit.y) {
+            row[0] = *label * self.mu_f + self.sigma_f * row[0];
+            for v in &mut row[1..] {
+                *v *= self.sigma_n;
+            }
+        }
+        BinaryDataset {
+            n: unit.n,
+            d,
+            x,
+            y: unit.y.clone(),
+        }
+    }
+
     /// The train set of `seed` alone, identical to `generate(seed).train` (the two sets come
     /// from separate streams), without drawing the usually larger test set.
     pub fn generate_train(&self, seed: u64) -> Result<BinaryDataset, DataError> {

@@ -162,6 +162,41 @@ fn same_seed_same_bytes_different_seed_different_bytes() {
 }
 
 #[test]
+fn a_rescaled_unit_draw_is_the_draw_bit_for_bit() {
+    // The oracle is the model's own draw, afresh from its streams.
+    for noise in [
+        Noise::Gaussian,
+        Noise::StudentT {
+            nu: 3.0,
+            scale: TScale::UnitVariance,
+        },
+    ] {
+        for labels in [LabelScheme::Iid, LabelScheme::Balanced] {
+            for (mu_f, sigma_f, sigma_n) in [(1.0, 0.5, 2.0), (0.1, 0.0, 1.0), (0.0, 1.3, 0.0)] {
+                let model = SignalPlusNoise {
+                    n: 40,
+                    n_test: 30,
+                    mu_f,
+                    sigma_f,
+                    sigma_n,
+                    labels,
+                    ..spn(noise)
+                };
+                let unit = model.unit().generate(7).expect("valid");
+                let fresh = model.generate(7).expect("valid");
+                for (got, want) in [
+                    (model.rescale(&unit.train), &fresh.train),
+                    (model.rescale(&unit.test), &fresh.test),
+                ] {
+                    assert_eq!(bits(&got.x), bits(&want.x), "{mu_f} {sigma_f} {sigma_n}");
+                    assert_eq!(got.y, want.y);
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn training_set_does_not_depend_on_n_test() {
     let small = SignalPlusNoise {
         n: 50,

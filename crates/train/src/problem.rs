@@ -2,7 +2,9 @@
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use logit_reg_data::stats::{cholesky_in_place_with, cholesky_solve_in_place};
-use logit_reg_data::{BinaryDataset, BinaryPopulation, MultiClassDataset, SignalPlusNoise};
+use logit_reg_data::{
+    BinaryDataset, BinaryPopulation, BinarySplit, MultiClassDataset, SignalPlusNoise,
+};
 
 /// The labels of a problem, on the host and on the training device.
 #[derive(Debug, Clone)]
@@ -98,12 +100,18 @@ impl Problem {
         device: &Device,
     ) -> Result<Self, crate::TrainError> {
         let split = model.generate(seed)?;
+        Ok(Self::binary_split(model, &split, device))
+    }
+
+    /// [`Problem::binary`] on a split already drawn from `model` (for example rescaled from
+    /// its unit draw, [`SignalPlusNoise::rescale`]).
+    pub fn binary_split(model: &SignalPlusNoise, split: &BinarySplit, device: &Device) -> Self {
         let inner = device.clone().inner();
         let mut problem = Self::from_binary(&split.train, &split.test, device);
         problem.signal_noise = Some(*model);
         problem.fisher = model.fisher_direction().ok();
         problem.lda = empirical_lda(&split.train, &inner);
-        Ok(problem)
+        problem
     }
 
     /// A binary problem from given train and test sets (user-supplied data or embeddings).
