@@ -301,3 +301,34 @@ fn plots_are_written_as_svg_and_png_with_the_embedded_font() {
     assert!(bytes.len() > 2000);
     assert!(!dir.0.join(".f.partial.png").exists());
 }
+
+#[test]
+fn the_tasks_table_keeps_a_group_on_one_task() {
+    use experiments::figures::{Estimate, tasks_table};
+    let batch =
+        |name: &str, seconds: f64, group: &str| (name.to_string(), 1.0, seconds, group.to_string());
+    // b0000 and b0001 train as one group (10 s, carried by its first batch); b0002 alone (4 s).
+    let estimate = Estimate {
+        id: 16,
+        batches: 3,
+        runs: 3,
+        steps: 0,
+        seconds: 14.0,
+        per_batch: vec![
+            batch("gd/b0000", 10.0, "gd/b0000"),
+            batch("gd/b0001", 0.0, "gd/b0000"),
+            batch("gd/b0002", 4.0, "gd/b0002"),
+        ],
+        flops: 0.0,
+        x_bytes: 0.0,
+        counted_seconds: 0.0,
+        floor_seconds: 0.0,
+        uncounted: 0,
+    };
+    let table = tasks_table(&[estimate], &[1, 2]);
+    // One task: 14 s. Two: the group (cost 2) on one task, b0002 on the other, so the wall
+    // time is the group's 10 s and the largest share is 10 / 7 of the mean.
+    assert!(table.contains("| 1 | 14 s | 1.00 |"), "{table}");
+    assert!(table.contains("| 2 | 10 s | 1.43 |"), "{table}");
+    assert!(table.contains("figure 16 gd/b0000 (10 s)"), "{table}");
+}

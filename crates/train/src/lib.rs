@@ -7,6 +7,8 @@
 //! - [`engine`]: the training loop over any [`LogitModel`], M runs at once; full-batch GD or
 //!   Adam of linear runs (binary or K-class) goes to the [`fused`] host engine;
 //! - [`fused`]: the fused host engine (kernels, thread team, GD and Adam), X read once per step;
+//! - [`group`]: several batches whose inputs are column maps of one draw, trained in one pass
+//!   per step and recorded, then measured each on its own data ([`replay`]);
 //! - [`solvers`]: exact solvers (Newton–CG, max-margin) on the fused engine's kernels;
 //! - [`metrics`]: the paper's metrics, from logits (any model) and weights (linear models);
 //! - [`measure`]: training with measurement, returning a typed [`Summary`];

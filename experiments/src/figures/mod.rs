@@ -451,9 +451,10 @@ pub struct Estimate {
     pub steps: u64,
     /// Σ over batches of steps × the measured time of one step of that batch's shape, seconds.
     pub seconds: f64,
-    /// Per batch, parts in order: its name (`part/bNNNN`), [`batch_cost`] and estimated
-    /// seconds.
-    pub per_batch: Vec<(String, f64, f64)>,
+    /// Per batch, parts in order: its name (`part/bNNNN`), [`batch_cost`], estimated seconds,
+    /// and the name of the first batch of its group (its own name when it trains alone: see
+    /// [`batch_groups`]).
+    pub per_batch: Vec<(String, f64, f64, String)>,
     /// Σ over the batches with a step loop of [`step_loop_work`]'s flops.
     pub flops: f64,
     /// Σ over the same batches of the bytes of X read, one read per step.
@@ -583,6 +584,7 @@ pub fn estimate(
                     format!("{}/{}", part.name, batch.name),
                     batch_cost(c),
                     seconds,
+                    format!("{}/{}", part.name, batches[groups[k]].name),
                 ));
             }
         }
@@ -690,20 +692,27 @@ pub fn estimate_table(estimates: &[Estimate], scale: Scale, rates: MachineRates)
 
 /// The predicted wall time of the figures in `estimates` on each number of parallel tasks in
 /// `counts`, as a Markdown table: the batches are split as `--shard I/N` splits them (one
-/// partition over all figures, by [`batch_cost`]), and the wall time is the largest share's
-/// estimated seconds. No share can finish before its longest batch, named below the table.
+/// partition over all figures, by [`batch_cost`], a group of batches trained together as one),
+/// and the wall time is the largest share's estimated seconds. No share can finish before its
+/// longest batch or group, named below the table.
 pub fn tasks_table(estimates: &[Estimate], counts: &[usize]) -> String {
-    let batches: Vec<(String, f64, f64)> = estimates
-        .iter()
-        .flat_map(|e| {
-            e.per_batch.iter().map(move |(name, cost, seconds)| {
-                (format!("figure {} {name}", e.id), *cost, *seconds)
-            })
-        })
-        .collect();
-    let costs: Vec<f64> = batches.iter().map(|b| b.1).collect();
-    let total: f64 = batches.iter().map(|b| b.2).sum();
-    let longest = batches
+    // Per group (in order of its first batch): its name, summed cost and summed seconds.
+    let mut index = std::collections::HashMap::new();
+    let mut groups: Vec<(String, f64, f64)> = Vec::new();
+    for e in estimates {
+        for (_, cost, seconds, group) in &e.per_batch {
+            let name = format!("figure {} {group}", e.id);
+            let g = *index.entry(name.clone()).or_insert_with(|| {
+                groups.push((name, 0.0, 0.0));
+                groups.len() - 1
+            });
+            groups[g].1 += cost;
+            groups[g].2 += seconds;
+        }
+    }
+    let costs: Vec<f64> = groups.iter().map(|g| g.1).collect();
+    let total: f64 = groups.iter().map(|g| g.2).sum();
+    let longest = groups
         .iter()
         .max_by(|a, b| a.2.total_cmp(&b.2))
         .cloned()
@@ -716,8 +725,8 @@ pub fn tasks_table(estimates: &[Estimate], counts: &[usize]) -> String {
     for &n in counts {
         let shares = crate::shard::assign(&costs, n);
         let mut load = vec![0.0f64; n.max(1)];
-        for (k, s) in shares.iter().enumerate() {
-            load[*s] += batches[k].2;
+        for (g, s) in shares.iter().enumerate() {
+            load[*s] += groups[g].2;
         }
         let wall = load.iter().cloned().fold(0.0, f64::max);
         let mean = total / n.max(1) as f64;
@@ -728,8 +737,8 @@ pub fn tasks_table(estimates: &[Estimate], counts: &[usize]) -> String {
         ));
     }
     out.push_str(&format!(
-        "\nThe longest single batch, {} ({}), bounds the wall time from below on any number of \
-         tasks.\n",
+        "\nThe longest single batch (or group of batches trained together), {} ({}), bounds \
+         the wall time from below on any number of tasks.\n",
         longest.0,
         duration(longest.2)
     ));

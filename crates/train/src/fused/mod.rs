@@ -45,6 +45,13 @@
 //! therefore depends on the kernel (recorded in `config.json` when chosen; `auto` follows from
 //! the number of runs), and not otherwise on how many runs share its batch.
 //!
+//! **Runs on column maps of one matrix** ([`FusedTrainer::new_mapped`], [`ColumnMap`]). When
+//! the runs' inputs are `X_m = [first_m·b₀ + second_m·b₁, rest_m·b₂, …]` for one base matrix
+//! `B = [b₀, b₁, …, b_d]` (the signal-plus-noise draw rescaled by μ_f, σ_f and σ_n), the kernels
+//! read B once per step for all of them with the weights `u_m = P_m w_m`, and the gradient is
+//! mapped back, `∇w_m = P_mᵀ ∇u_m`, before the optimiser acts on `w_m`: each run takes the
+//! steps it would take on its own X, to rounding.
+//!
 //! **Threads, reproducibly.** The rows are split into at most eight contiguous parts, a number
 //! fixed by N and d alone. Each part accumulates its own gradient, and the gradients are summed
 //! in part order, so the result is bit-identical whatever the thread count. The parts are shared
