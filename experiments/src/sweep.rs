@@ -352,9 +352,10 @@ pub struct StepLoopWork {
 /// The work of `config`'s step loop: every step computes the logits `T = A S` and the gradient
 /// `Aᵀ G` over the rows it uses, each `2 · rows · width · M · K` flops, and reads those rows of
 /// A once. `width` is d, plus one column for the bias of a K-class model (K = 1 for a binary
-/// one); `rows` is N for full-batch training, else the mini-batch size. This is the least work
-/// any implementation of the same steps does, whatever its kernels: a lower bound on the
-/// time is the flops at the machine's GEMM rate.
+/// one); `rows` is N for full-batch training, else the mini-batch size. This is the work of the
+/// steps as both engines take them, whatever their kernels, so no kernel does them in less
+/// time than these flops take at the machine's GEMM rate (a different algorithm, such as a
+/// step through the N × N Gram matrix when d > N, could do less work).
 ///
 /// `None` where the run has no step loop of that form: the exact solvers (whose cost is their
 /// iterations'), nonlinear models, and real data sets (whose width is known only once the file
