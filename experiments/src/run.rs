@@ -357,20 +357,26 @@ pub fn execute(config: &RunConfig, show_progress: bool) -> Result<RunResult, Exp
         } else {
             progress(model)?
         };
-    let mut summary = summary_json(&measured.summary);
-    if let Value::Object(map) = &mut summary {
-        map.insert("backend".into(), json!(config.backend.name()));
-        map.insert("dtype".into(), json!(config.dtype.name()));
-        map.insert("device".into(), json!(device_label(config)));
-        if let Some(data) = data_provenance {
-            map.insert("data".into(), data);
-        }
+    let mut summary = run_summary(config, &measured);
+    if let (Value::Object(map), Some(data)) = (&mut summary, data_provenance) {
+        map.insert("data".into(), data);
     }
     Ok(RunResult {
         measured,
         summary,
         input_dim: problem.d,
     })
+}
+
+/// `summary.json` of `measured` with the config's backend, precision and device.
+fn run_summary(config: &RunConfig, measured: &Measured) -> Value {
+    let mut summary = summary_json(&measured.summary);
+    if let Value::Object(map) = &mut summary {
+        map.insert("backend".into(), json!(config.backend.name()));
+        map.insert("dtype".into(), json!(config.dtype.name()));
+        map.insert("device".into(), json!(device_label(config)));
+    }
+    summary
 }
 
 /// The keys every summary has (each a number for M = 1, a list over runs for M > 1).
@@ -756,11 +762,8 @@ pub fn execute_group(
             recording,
             |_, _| {},
         )?;
-        let mut summary = summary_json(&measured.summary);
+        let mut summary = run_summary(config, &measured);
         if let Value::Object(map) = &mut summary {
-            map.insert("backend".into(), json!(config.backend.name()));
-            map.insert("dtype".into(), json!(config.dtype.name()));
-            map.insert("device".into(), json!(device_label(config)));
             map.insert(
                 "group".into(),
                 json!({"batches": recording.group.0, "runs": recording.group.1}),

@@ -579,35 +579,32 @@ pub fn run_sweep_with(
     let mut report = SweepReport::default();
     let mut waiting = Vec::new();
     let groups = batch_groups(batches);
+    let mut group_size = vec![0usize; batches.len()];
+    for &g in &groups {
+        group_size[g] += 1;
+    }
     for (k, batch) in batches.iter().enumerate() {
         if share.is_some_and(|s| !s[k]) {
             continue;
         }
-        let grouped = groups[k] != k || groups.get(k + 1..).is_some_and(|g| g.contains(&k));
-        if grouped {
-            let members: Vec<usize> = (0..batches.len())
-                .filter(|&j| groups[j] == groups[k] && share.is_none_or(|s| s[j]))
-                .collect();
-            if members[0] == k {
-                let members: Vec<&Batch> = members.iter().map(|&j| &batches[j]).collect();
-                if members.len() == 1 {
-                    // Alone in this share (a group is never split between shards, so only
-                    // through a caller's own share): trained alone below.
-                } else {
-                    train_group(
-                        &members,
-                        out,
-                        resume,
-                        share.is_some(),
-                        bar,
-                        label,
-                        &mut report,
-                    )?;
-                    continue;
-                }
-            } else {
-                continue;
+        if group_size[groups[k]] > 1 {
+            // A group is trained once, at its first batch; a share never splits one.
+            if groups[k] == k {
+                let members: Vec<&Batch> = (k..batches.len())
+                    .filter(|&j| groups[j] == k)
+                    .map(|j| &batches[j])
+                    .collect();
+                train_group(
+                    &members,
+                    out,
+                    resume,
+                    share.is_some(),
+                    bar,
+                    label,
+                    &mut report,
+                )?;
             }
+            continue;
         }
         let dir = out.join("batches").join(&batch.name);
         let state = check_batch(&dir, &batch.config);

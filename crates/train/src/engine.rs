@@ -361,14 +361,7 @@ fn train_fused<M: LogitModel, T: HostFloat>(
     };
     loop {
         engine.compute_gradient();
-        let fresh = engine
-            .suspect()
-            .iter()
-            .zip(&state.diverged)
-            .any(|(flag, d)| *flag && d.is_none());
-        if fresh {
-            state.record(&engine.objective());
-        }
+        state.record_suspects(&engine);
         let mut done = state.done(spec.steps);
         if log_step(state.step) || done {
             let objective = engine.objective();
@@ -413,6 +406,19 @@ impl LoopState {
     }
 
     /// Marks every run whose objective is non-finite now as diverged at this step (once).
+    /// After a fused step's gradient: when a run not yet diverged has a suspect margin,
+    /// evaluates the objective and records every run that has diverged.
+    pub(crate) fn record_suspects<T: HostFloat>(&mut self, engine: &FusedTrainer<T>) {
+        let fresh = engine
+            .suspect()
+            .iter()
+            .zip(&self.diverged)
+            .any(|(flag, d)| *flag && d.is_none());
+        if fresh {
+            self.record(&engine.objective());
+        }
+    }
+
     pub(crate) fn record(&mut self, objective: &[f64]) {
         for (run, &value) in objective.iter().enumerate() {
             if !value.is_finite() && self.diverged[run].is_none() {

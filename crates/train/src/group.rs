@@ -174,14 +174,7 @@ fn train_group_in<T: HostFloat>(
     };
     loop {
         engine.compute_gradient();
-        let fresh = engine
-            .suspect()
-            .iter()
-            .zip(&state.diverged)
-            .any(|(flag, d)| *flag && d.is_none());
-        if fresh {
-            state.record(&engine.objective());
-        }
+        state.record_suspects(&engine);
         let open = |recordings: &[Option<Recording>], state: &LoopState| {
             (0..ranges.len()).any(|g| recordings[g].is_none() && finished(state, &ranges[g]))
         };
