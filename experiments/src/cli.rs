@@ -65,6 +65,8 @@ pub enum EngineArg {
     FusedPipelined,
     /// The fused host engine with the blocked (GEMM) kernel.
     FusedBlocked,
+    /// The fused host engine in the dual form (one product with the N×N Gram matrix).
+    FusedDual,
 }
 
 impl EngineArg {
@@ -75,6 +77,7 @@ impl EngineArg {
             EngineArg::Fused => (EngineName::Fused, FusedKernel::Auto),
             EngineArg::FusedPipelined => (EngineName::Fused, FusedKernel::Pipelined),
             EngineArg::FusedBlocked => (EngineName::Fused, FusedKernel::Blocked),
+            EngineArg::FusedDual => (EngineName::Fused, FusedKernel::Dual),
         }
     }
 
@@ -85,6 +88,7 @@ impl EngineArg {
             EngineArg::Fused => "fused",
             EngineArg::FusedPipelined => "fused-pipelined",
             EngineArg::FusedBlocked => "fused-blocked",
+            EngineArg::FusedDual => "fused-dual",
         }
     }
 }

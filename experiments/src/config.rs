@@ -610,7 +610,7 @@ pub const FIELDS: &[(&str, &str)] = &[
     ),
     (
         "train.fused_kernel",
-        "auto (blocked from 16 runs on and for multi-class runs, else pipelined) | pipelined (matrix-vector, binary only, fastest for a few runs) | blocked (GEMM per block of 16-128 rows); the two agree to rounding",
+        "auto (dual for binary gd runs with d >= 0.75 N and train.grad_tol = 0; else blocked from 16 runs on and for multi-class runs, else pipelined) | pipelined (matrix-vector, binary only, fastest for a few runs) | blocked (GEMM per block of 16-128 rows) | dual (GD in the span of the training rows, one product with the upper triangle of the N×N Gram matrix a step; binary gd only); all agree to rounding",
     ),
     (
         "train.group_by_draw",
@@ -966,6 +966,16 @@ impl RunConfig {
                 "train.fused_kernel",
                 "pipelined",
                 "auto | blocked for multi-class data (the pipelined kernel is binary only)",
+            ));
+        }
+        if t.fused_kernel == FusedKernel::Dual
+            && !(self.is_binary() && t.optimizer == OptimizerName::Gd)
+        {
+            return Err(ExperimentError::invalid(
+                "train.fused_kernel",
+                "dual",
+                "auto | pipelined | blocked unless data.model is binary and train.optimizer = gd \
+                 (the dual form keeps the weights in the span of the training rows)",
             ));
         }
         if t.group_by_draw {

@@ -9,6 +9,7 @@ use logit_reg_model::{
     ConvNet, ConvNetConfig, LinearClassifier, LinearClassifierConfig, LogitRegularizedLoss, Mlp,
     MlpConfig, MultiClassLogitLoss, make_device,
 };
+use logit_reg_train::fused::FusedKernel;
 use logit_reg_train::{
     EngineName, ExactDetails, MeasureSpec, Measured, MetricContext, MetricRow, Objective,
     OptimizerName, Problem, SavedLogits, Summary, TrainSpec, solve_and_measure, train_and_measure,
@@ -73,6 +74,27 @@ pub fn resolve_engine(config: &RunConfig) -> EngineName {
         }
         EngineName::Auto => EngineName::Burn,
         chosen => chosen,
+    }
+}
+
+/// Whether `config`'s runs take the fused engine's dual form ([`FusedKernel::Dual`]: GD in the
+/// span of the training rows): asked for, or chosen by `auto` for binary runs by GD without a
+/// gradient tolerance on a synthetic draw whose width (d, or d + 1 for the base matrix of a
+/// group) is at least [`logit_reg_train::fused::DUAL_MIN_RATIO`]·N, as the engine chooses it.
+pub fn takes_dual_form(config: &RunConfig) -> bool {
+    if resolve_engine(config) != EngineName::Fused {
+        return false;
+    }
+    let binary_gd = config.is_binary()
+        && config.train.optimizer == OptimizerName::Gd
+        && config.train.grad_tol == 0.0;
+    match config.train.fused_kernel {
+        FusedKernel::Dual => true,
+        FusedKernel::Auto if binary_gd && !config.is_real() => {
+            let width = config.data.d + usize::from(config.train.group_by_draw);
+            FusedKernel::Auto.with_dual_form(config.data.n, width) == FusedKernel::Dual
+        }
+        _ => false,
     }
 }
 
@@ -483,6 +505,9 @@ pub fn summary_json(summary: &Summary) -> Value {
     top.insert("gradient_norms".into(), json!(summary.gradient_norms));
     top.insert("solver".into(), json!(summary.optimizer));
     top.insert("engine".into(), json!(summary.engine.name()));
+    if let Some(kernel) = summary.fused_kernel {
+        top.insert("fused_kernel".into(), json!(kernel.name()));
+    }
     top.insert("runs".into(), json!(m));
     top.insert("per_run".into(), Value::Array(per_run));
     if let Some(exact) = &summary.exact {

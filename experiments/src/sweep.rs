@@ -355,7 +355,10 @@ pub struct StepLoopWork {
 /// one); `rows` is N for full-batch training, else the mini-batch size. This is the work of the
 /// steps as both engines take them, whatever their kernels, so no kernel does them in less
 /// time than these flops take at the machine's GEMM rate (a different algorithm, such as a
-/// step through the N × N Gram matrix when d > N, could do less work).
+/// step through the N × N Gram matrix when d > N, could do less work). A run that takes the
+/// fused engine's dual form ([`crate::run::takes_dual_form`]) does that: `2 · N² · M` flops and
+/// a read of the upper triangle of the N × N Gram matrix (N²/2 entries) a step, plus
+/// `N² · width` once to form it.
 ///
 /// `None` where the run has no step loop of that form: the exact solvers (whose cost is their
 /// iterations'), nonlinear models, and real data sets (whose width is known only once the file
@@ -386,6 +389,13 @@ pub fn step_loop_work(config: &RunConfig) -> Option<StepLoopWork> {
         logit_reg_model::Precision::F32 => 4.0,
         logit_reg_model::Precision::F64 => 8.0,
     };
+    if crate::run::takes_dual_form(config) {
+        let width = width + f64::from(u8::from(config.train.group_by_draw));
+        return Some(StepLoopWork {
+            flops: steps * 2.0 * rows * rows * columns + rows * rows * width,
+            x_bytes: steps * 0.5 * rows * rows * bytes_per_entry,
+        });
+    }
     Some(StepLoopWork {
         flops: steps * 4.0 * rows * width * columns,
         x_bytes: steps * rows * width * bytes_per_entry,

@@ -251,6 +251,13 @@ fn bad_input_exits_non_zero_and_names_the_key() {
         ],
         "train.fused_kernel",
     );
+    // The dual form is for binary runs by GD.
+    for extra in ["train.optimizer=\"adam\"", "data.model=\"multiclass\""] {
+        assert_rejected(
+            &["--set", "train.fused_kernel=\"dual\"", "--set", extra],
+            "train.fused_kernel",
+        );
+    }
     // What only the linear classifier supports, asked of the MLP.
     for (extra, key) in [
         ("model.hidden=[]", "model.hidden"),

@@ -147,6 +147,29 @@ fn step_loop_work_counts_two_products_per_step_and_one_read_of_x() {
             x_bytes: 50.0 * 100.0 * 10.0 * 4.0,
         })
     );
+    // d ≥ 0.75 N takes the dual form: 2 · N² · M flops a step and half the N × N Gram matrix
+    // read, plus N² · d once to form it; the primal form when asked for.
+    let wide = cfg(&[
+        "data.n=100",
+        "data.d=80",
+        "loss.alpha=[0.0, 0.4]",
+        "train.steps=50",
+    ]);
+    assert!(experiments::run::takes_dual_form(&wide));
+    assert_eq!(
+        step_loop_work(&wide),
+        Some(StepLoopWork {
+            flops: 50.0 * 2.0 * 100.0 * 100.0 * 2.0 + 100.0 * 100.0 * 80.0,
+            x_bytes: 50.0 * 0.5 * 100.0 * 100.0 * 4.0,
+        })
+    );
+    let mut primal = wide.clone();
+    primal.train.fused_kernel = logit_reg_train::fused::FusedKernel::Pipelined;
+    assert!(!experiments::run::takes_dual_form(&primal));
+    assert_eq!(
+        step_loop_work(&primal).map(|w| w.flops),
+        Some(50.0 * 4.0 * 100.0 * 80.0 * 2.0)
+    );
     // K = 3 classes with a bias column, f64: width d + 1, M·K columns, 8 bytes an entry.
     let classes = cfg(&[
         "data.model=\"multiclass\"",

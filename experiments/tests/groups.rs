@@ -55,12 +55,18 @@ fn numbers(rows: &[Vec<String>]) -> Vec<Vec<f64>> {
         .collect()
 }
 
-/// Sweeps `spec` alone and grouped, and checks every number of the two indexes against each
-/// other: equal where both are NaN, else to `tol` relative to the larger size (at least 1).
-fn grouped_matches_alone(name: &str, spec_text: &str, group_runs: &[(usize, usize)]) {
+/// Sweeps `spec_text` alone and `grouped_text` (the same batches, grouped), and checks every
+/// number of the two indexes against each other: equal where both are NaN, else to 1e-9
+/// relative to the larger size (at least 1). Returns the grouped summaries.
+fn grouped_matches_alone(
+    name: &str,
+    spec_text: &str,
+    grouped_text: &str,
+    group_runs: &[(usize, usize)],
+) -> Vec<serde_json::Value> {
     let dir = TempDir::new(name);
     let spec = write_spec(&dir.0, "sweep.toml", spec_text);
-    let grouped_spec = write_spec(&dir.0, "grouped.toml", &grouped(spec_text));
+    let grouped_spec = write_spec(&dir.0, "grouped.toml", grouped_text);
     let (alone, grouped) = (dir.0.join("alone"), dir.0.join("grouped"));
     for (spec, out) in [(&spec, &alone), (&grouped_spec, &grouped)] {
         let o = output(&sweep_args(spec, out.to_str().expect("utf-8"), None));
@@ -85,6 +91,7 @@ fn grouped_matches_alone(name: &str, spec_text: &str, group_runs: &[(usize, usiz
     assert!(worst <= 1e-9, "{name}: largest gap {worst:e}");
     // Every batch says which group it trained in.
     let mut seen = Vec::new();
+    let mut summaries = Vec::new();
     for entry in std::fs::read_dir(grouped.join("batches")).expect("batches") {
         let path = entry.expect("entry").path().join("summary.json");
         let summary: serde_json::Value =
@@ -94,18 +101,34 @@ fn grouped_matches_alone(name: &str, spec_text: &str, group_runs: &[(usize, usiz
             group["batches"].as_u64().expect("batches") as usize,
             group["runs"].as_u64().expect("runs") as usize,
         ));
+        summaries.push(summary);
     }
     seen.sort();
     seen.dedup();
     assert_eq!(seen, group_runs, "{name}: group sizes");
+    summaries
 }
 
 #[test]
 fn grouped_batches_match_the_same_batches_trained_alone() {
     // GD from zero, every draw shared: a group of 8 batches (16 runs) per seed.
-    grouped_matches_alone("group-gd", GD_SWEEP, &[(8, 16)]);
+    grouped_matches_alone("group-gd", GD_SWEEP, &grouped(GD_SWEEP), &[(8, 16)]);
     // Adam with weight decay from a random start, a draw per σ_n: 3 batches of one run.
-    grouped_matches_alone("group-adam", ADAM_SWEEP, &[(3, 3)]);
+    grouped_matches_alone("group-adam", ADAM_SWEEP, &grouped(ADAM_SWEEP), &[(3, 3)]);
+}
+
+#[test]
+fn grouped_batches_in_the_dual_form_match_the_primal_form_alone() {
+    // d > N: the grouped batches take the dual form by default (d + 1 ≥ 0.75 N), the batches
+    // trained alone the primal form, as asked.
+    let alone = GD_SWEEP
+        .replace("d = 24, n = 50", "d = 60, n = 50")
+        .replace("train = { ", "train = { fused_kernel = \"pipelined\", ");
+    let grouped_text = grouped(&GD_SWEEP.replace("d = 24, n = 50", "d = 60, n = 50"));
+    let summaries = grouped_matches_alone("group-dual", &alone, &grouped_text, &[(8, 16)]);
+    for summary in summaries {
+        assert_eq!(summary["fused_kernel"], "dual", "{summary}");
+    }
 }
 
 #[test]

@@ -18,7 +18,7 @@ use rand::seq::SliceRandom;
 
 use crate::TrainError;
 use crate::fused::{
-    FusedKernel, FusedLoss, FusedOptimizer, FusedSpec, FusedTrainer, HostFloat, SoftmaxLoss,
+    FusedEngine, FusedKernel, FusedLoss, FusedOptimizer, FusedSpec, HostFloat, SoftmaxLoss,
 };
 use crate::group::Recording;
 use crate::linear::{as_linear, into_model, linear_bias};
@@ -53,6 +53,8 @@ pub struct TrainOutcome {
     pub gradient_norms: Option<Vec<f64>>,
     /// The engine that took the steps: `Burn` or `Fused`.
     pub engine: EngineName,
+    /// The fused engine's kernel (pipelined, blocked or dual); `None` on the Burn engine.
+    pub fused_kernel: Option<FusedKernel>,
 }
 
 /// Trains `model` on `problem` and returns it with the outcome. `observe` is called at every
@@ -91,6 +93,16 @@ pub fn train<M: LogitModel>(
                         "auto | blocked for multi-class runs (the pipelined kernel is binary only)",
                     ));
                 }
+                if spec.fused_kernel == FusedKernel::Dual
+                    && (setup.spec.loss.has_bias() || setup.spec.optimizer != FusedOptimizer::Gd)
+                {
+                    return Err(TrainError::invalid(
+                        "train.fused_kernel",
+                        "dual",
+                        "auto | pipelined | blocked unless the runs are binary and trained by gd \
+                         (the dual form keeps the weights in the span of the rows)",
+                    ));
+                }
                 // The engine keeps its own copy of the rows; the f64 inputs go before training.
                 let FusedSetup {
                     weights,
@@ -101,11 +113,11 @@ pub fn train<M: LogitModel>(
                 let d = problem.d;
                 let bias = bias.as_deref();
                 return if problem.train_x.dtype() == burn::tensor::DType::F64 {
-                    let engine = FusedTrainer::<f64>::new(&x, d, &weights, bias, fused);
+                    let engine = FusedEngine::<f64>::new(&x, d, &weights, bias, fused);
                     drop(x);
                     train_fused(model, engine, spec, log_step, observe)
                 } else {
-                    let engine = FusedTrainer::<f32>::new(&x, d, &weights, bias, fused);
+                    let engine = FusedEngine::<f32>::new(&x, d, &weights, bias, fused);
                     drop(x);
                     train_fused(model, engine, spec, log_step, observe)
                 };
@@ -214,7 +226,7 @@ pub fn train<M: LogitModel>(
             state.step += 1;
         }
     }
-    Ok((model, state.outcome(EngineName::Burn)))
+    Ok((model, state.outcome(EngineName::Burn, None)))
 }
 
 /// What the fused engine starts from.
@@ -291,7 +303,13 @@ fn fused_setup<M: LogitModel>(
             weight_decay,
             sum_data_term,
             threads: spec.threads,
-            kernel: spec.fused_kernel,
+            // A gradient-norm tolerance would cost the dual form a second product a step.
+            kernel: match (optimizer, &problem.labels) {
+                (FusedOptimizer::Gd, Labels::Binary { .. }) if spec.grad_tol == 0.0 => {
+                    spec.fused_kernel.with_dual_form(problem.n, problem.d)
+                }
+                _ => spec.fused_kernel,
+            },
         },
     })
 }
@@ -347,13 +365,14 @@ pub fn replay<M: LogitModel>(
 /// step.)
 fn train_fused<M: LogitModel, T: HostFloat>(
     mut model: M,
-    mut engine: FusedTrainer<T>,
+    mut engine: FusedEngine<T>,
     spec: &TrainSpec,
     mut log_step: impl FnMut(u64) -> bool,
     mut observe: impl FnMut(&StepView<'_, M>),
 ) -> Result<(M, TrainOutcome), TrainError> {
     let mut state = LoopState::new(engine.runs());
-    let rebuild = |model: &M, engine: &FusedTrainer<T>| {
+    let kernel = engine.kernel();
+    let rebuild = |model: &M, engine: &FusedEngine<T>| {
         let (weights, bias) = (engine.weights(), engine.bias());
         as_linear(model)
             .and_then(|linear| into_model::<M>(linear.with_parameters(&weights, bias.as_deref())))
@@ -384,7 +403,7 @@ fn train_fused<M: LogitModel, T: HostFloat>(
             state.step += 1;
         }
     }
-    Ok((model, state.outcome(EngineName::Fused)))
+    Ok((model, state.outcome(EngineName::Fused, Some(kernel))))
 }
 
 /// What the step loops track: the step, divergence per run, and convergence.
@@ -408,7 +427,7 @@ impl LoopState {
     /// Marks every run whose objective is non-finite now as diverged at this step (once).
     /// After a fused step's gradient: when a run not yet diverged has a suspect margin,
     /// evaluates the objective and records every run that has diverged.
-    pub(crate) fn record_suspects<T: HostFloat>(&mut self, engine: &FusedTrainer<T>) {
+    pub(crate) fn record_suspects<T: HostFloat>(&mut self, engine: &FusedEngine<T>) {
         let fresh = engine
             .suspect()
             .iter()
@@ -462,8 +481,9 @@ impl LoopState {
         }
     }
 
-    fn outcome(self, engine: EngineName) -> TrainOutcome {
+    fn outcome(self, engine: EngineName, fused_kernel: Option<FusedKernel>) -> TrainOutcome {
         TrainOutcome {
+            fused_kernel,
             steps: self.step,
             converged: self.converged,
             diverged: self.diverged,

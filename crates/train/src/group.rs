@@ -2,7 +2,7 @@
 //! ([`ColumnMap`]): in the signal-plus-noise model with shared noise draws, batches that differ
 //! only in σ_f and σ_n train on `x = (y μ_f + σ_f ξ_f, σ_n ξ_⊥)` of the same draw (y, ξ_f, ξ_⊥),
 //! so one pass over `B = [y, ξ_f, ξ_⊥]` per step serves all their runs
-//! ([`FusedTrainer::new_mapped`]).
+//! ([`FusedEngine::new_mapped`]).
 //!
 //! [`train_group`] runs the fused engine's step loop for the whole group under the rules of
 //! [`crate::train`] (logging steps, divergence per run, a batch ends when all its runs have
@@ -20,7 +20,7 @@ use logit_reg_model::penalty::LogitPenalty;
 
 use crate::engine::{LoopState, TrainOutcome};
 use crate::fused::{
-    ColumnMap, FusedKernel, FusedLoss, FusedOptimizer, FusedSpec, FusedTrainer, HostFloat,
+    ColumnMap, FusedEngine, FusedKernel, FusedLoss, FusedOptimizer, FusedSpec, HostFloat,
     PointwiseMarginLoss,
 };
 use crate::spec::EngineName;
@@ -52,7 +52,8 @@ pub struct GroupSpec {
     pub sum_data_term: bool,
     /// Threads (0: the available cores).
     pub threads: usize,
-    /// The kernel (`Auto` resolves by the number of runs in the whole group).
+    /// The kernel (`Auto`: for GD, the dual form from a base width d + 1 ≥
+    /// [`crate::fused::DUAL_MIN_RATIO`]·N on; else by the number of runs in the whole group).
     pub kernel: FusedKernel,
     /// Steps of every batch.
     pub steps: u64,
@@ -163,9 +164,13 @@ fn train_group_in<T: HostFloat>(
         weight_decay: spec.weight_decay,
         sum_data_term: spec.sum_data_term,
         threads: spec.threads,
-        kernel: spec.kernel,
+        kernel: match spec.optimizer {
+            FusedOptimizer::Gd => spec.kernel.with_dual_form(labels.len(), d + 1),
+            _ => spec.kernel,
+        },
     };
-    let mut engine = FusedTrainer::<T>::new_mapped(base, d, &weights, &maps, fused);
+    let mut engine = FusedEngine::<T>::new_mapped(base, d, &weights, &maps, fused);
+    let kernel = engine.kernel();
     let mut state = LoopState::new(total);
     let mut recordings: Vec<Option<Recording>> = vec![None; members.len()];
     let mut snapshots: Vec<Vec<Snapshot>> = vec![Vec::new(); members.len()];
@@ -212,6 +217,7 @@ fn train_group_in<T: HostFloat>(
                             diverged: state.diverged[range.clone()].to_vec(),
                             gradient_norms: None,
                             engine: EngineName::Fused,
+                            fused_kernel: Some(kernel),
                         },
                         train_seconds: 0.0,
                         group: (members.len(), total),

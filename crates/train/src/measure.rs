@@ -183,6 +183,8 @@ pub struct Summary {
     pub optimizer: OptimizerName,
     /// The engine that took the steps.
     pub engine: EngineName,
+    /// The fused engine's kernel, when it took the steps.
+    pub fused_kernel: Option<crate::fused::FusedKernel>,
     /// cos(empirical LDA direction, e₁), when the problem has one.
     pub lda_cos_e1: Option<f64>,
     /// The exact solvers' details.
@@ -380,6 +382,7 @@ fn measure_steps<M: LogitModel>(
         gradient_norms: outcome.gradient_norms.clone(),
         optimizer: spec.optimizer,
         engine: outcome.engine,
+        fused_kernel: outcome.fused_kernel,
         lda_cos_e1,
         exact: None,
     };

@@ -21,6 +21,13 @@ use super::team::{
 /// compares the two kernels at M = 1, 8 and 32).
 pub const BLOCKED_MIN_RUNS: usize = 16;
 
+/// Fewest inputs per sample (width/N) from which [`FusedKernel::Auto`] trains binary GD runs in
+/// the dual form. Its step (`2N²` flops a run, N²/2 entries read) does less work than the
+/// primal one (`4N·width`, N·width) from width = N/2 on; measured at N = 2000 the two tie
+/// near width = 0.7 N in f32 and the dual form is ahead there in f64 (BENCHMARKS.md, "The dual
+/// form").
+pub const DUAL_MIN_RATIO: f64 = 0.75;
+
 /// How the fused engine computes a step. Both compute the same gradient; they sum it in
 /// different orders, so their results agree to rounding, not bit for bit. Either one gives
 /// bit-identical results on any number of threads.
@@ -38,6 +45,10 @@ pub enum FusedKernel {
     /// the block still in the cache for the second (matrix–matrix rate; fastest for several
     /// runs).
     Blocked,
+    /// GD in the span of the training rows ([`super::DualTrainer`]): one product with the
+    /// N×N Gram matrix a step instead of two with the N×d inputs (binary runs by GD only;
+    /// fastest when d is well above N).
+    Dual,
 }
 
 impl FusedKernel {
@@ -47,12 +58,24 @@ impl FusedKernel {
             Self::Auto => "auto",
             Self::Pipelined => "pipelined",
             Self::Blocked => "blocked",
+            Self::Dual => "dual",
         }
     }
 
     /// Whether this is [`FusedKernel::Auto`].
     pub fn is_auto(&self) -> bool {
         *self == Self::Auto
+    }
+
+    /// For binary runs by GD on `n` samples of `width` inputs each (the base matrix's width
+    /// for column maps), whose gradient norms are not asked for at every step: `Auto` becomes
+    /// [`FusedKernel::Dual`] from `width ≥ DUAL_MIN_RATIO·n` on, where a step of the dual form
+    /// is the faster one ([`DUAL_MIN_RATIO`]). Any other choice is kept.
+    pub fn with_dual_form(self, n: usize, width: usize) -> Self {
+        match self {
+            Self::Auto if width as f64 >= DUAL_MIN_RATIO * n as f64 => Self::Dual,
+            chosen => chosen,
+        }
     }
 
     /// The kernel used for `runs` runs (never `Auto`).
@@ -308,7 +331,7 @@ pub struct ColumnMap {
 
 impl ColumnMap {
     /// `u = P w` (`w`: `[d]`, `u`: `[d + 1]`).
-    fn forward<T: HostFloat>(&self, w: &[T], u: &mut [T]) {
+    pub(super) fn forward<T: HostFloat>(&self, w: &[T], u: &mut [T]) {
         let w1 = w[0].to_f64();
         u[0] = T::from_f64(self.first * w1);
         u[1] = T::from_f64(self.second * w1);
@@ -318,7 +341,7 @@ impl ColumnMap {
     }
 
     /// `g_w = Pᵀ g_u` (`g_u`: `[d + 1]`, `g_w`: `[d]`).
-    fn backward<T: HostFloat>(&self, g_u: &[T], g_w: &mut [T]) {
+    pub(super) fn backward<T: HostFloat>(&self, g_u: &[T], g_w: &mut [T]) {
         g_w[0] = T::from_f64(self.first * g_u[0].to_f64() + self.second * g_u[1].to_f64());
         for (g, u) in g_w[1..].iter_mut().zip(&g_u[2..]) {
             *g = T::from_f64(self.rest * u.to_f64());
@@ -413,6 +436,10 @@ impl<T: HostFloat> FusedTrainer<T> {
         // sized by `width·K` entries per row, still a function of the shape alone.
         let parts = part_ranges(n, width * classes);
         let members = team_size(spec.threads, parts.len());
+        assert!(
+            spec.kernel != FusedKernel::Dual,
+            "the dual form is DualTrainer's (FusedEngine picks it)"
+        );
         let kernel = match spec.loss {
             FusedLoss::Softmax(_) => FusedKernel::Blocked,
             FusedLoss::Margin { .. } => spec.kernel.resolve(runs),

@@ -45,6 +45,15 @@
 //! therefore depends on the kernel (recorded in `config.json` when chosen; `auto` follows from
 //! the number of runs), and not otherwise on how many runs share its batch.
 //!
+//! **The dual form** (`train.fused_kernel = "dual"`, [`DualTrainer`]). GD on a margin loss
+//! keeps `w − s·w₀` in the span of the training rows, so a binary GD run can step through the
+//! N × N Gram matrix `G = A Aᵀ` instead: `t = s·t₀ + G v`, `v ← (1 − ηγ) v − η c ℓ′(t)`, with
+//! `w = s·w₀ + Aᵀ v` formed only when asked for. With G's upper triangle kept, a step costs
+//! `2N²` flops a run instead of `4N·d` and reads N²/2 entries instead of N·d; `auto` takes it
+//! for binary GD runs from
+//! d ≥ [`DUAL_MIN_RATIO`]·N on (not when a gradient tolerance asks for the gradient norms at
+//! every step, which cost it a second product). [`FusedEngine`] holds either form.
+//!
 //! **Runs on column maps of one matrix** ([`FusedTrainer::new_mapped`], [`ColumnMap`]). When
 //! the runs' inputs are `X_m = [first_m·b₀ + second_m·b₁, rest_m·b₂, …]` for one base matrix
 //! `B = [b₀, b₁, …, b_d]` (the signal-plus-noise draw rescaled by μ_f, σ_f and σ_n), the kernels
@@ -59,13 +68,17 @@
 //! that spin briefly between steps and then park, so a step costs no thread start and, usually,
 //! no wake-up.
 
+mod dual;
+mod engine;
 mod gd;
 mod kernels;
 mod team;
 
+pub use dual::DualTrainer;
+pub use engine::FusedEngine;
 pub use gd::{
-    AdamScalars, BLOCKED_MIN_RUNS, ColumnMap, FusedKernel, FusedLoss, FusedOptimizer, FusedSpec,
-    FusedTrainer, PointwiseMarginLoss, SUSPECT_MARGIN, SoftmaxLoss,
+    AdamScalars, BLOCKED_MIN_RUNS, ColumnMap, DUAL_MIN_RATIO, FusedKernel, FusedLoss,
+    FusedOptimizer, FusedSpec, FusedTrainer, PointwiseMarginLoss, SUSPECT_MARGIN, SoftmaxLoss,
 };
 pub use kernels::{HostFloat, prefix_dots, rows_axpy, rows_dot, streaming_sum};
 pub(crate) use team::{part_ranges, team_size};

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use pulp::{Arch, Simd, WithSimd};
 
+use super::engine::FusedEngine;
 use super::gd::*;
 use super::kernels::*;
 use super::team::*;
@@ -611,4 +612,252 @@ fn column_mapped_runs_match_runs_on_their_own_inputs() {
             assert!((weights[1] - weights[0]).abs() > 1e-3);
         }
     }
+}
+
+/// The margin-loss spec of the dual-form tests: the quadratic penalty with α per run.
+fn margin_spec(
+    labels: &[f64],
+    alpha: Vec<f64>,
+    lr: Vec<f64>,
+    weight_decay: f64,
+    sum_data_term: bool,
+    kernel: FusedKernel,
+    threads: usize,
+) -> FusedSpec {
+    FusedSpec {
+        loss: FusedLoss::Margin {
+            loss: PointwiseMarginLoss {
+                alpha,
+                penalty: Some(Arc::new(logit_reg_model::penalty::Quadratic)),
+            },
+            labels: labels.to_vec(),
+        },
+        optimizer: FusedOptimizer::Gd,
+        lr,
+        weight_decay,
+        sum_data_term,
+        threads,
+        kernel,
+    }
+}
+
+/// Largest |a − b| over the largest |b|.
+fn relative_gap(a: &[f64], b: &[f64]) -> f64 {
+    let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let gap = a
+        .iter()
+        .zip(b)
+        .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
+    gap / scale
+}
+
+#[test]
+fn dual_form_takes_the_primal_steps() {
+    // More inputs than samples (where the dual form pays) and fewer; from zero and from a
+    // random start; with and without weight decay; mean and sum data terms.
+    for (n, d) in [(23, 41), (40, 13)] {
+        let x = matrix(n * d, 21);
+        let labels: Vec<f64> = matrix(n, 22)
+            .iter()
+            .map(|&v| if v >= 0.0 { 1.0 } else { -1.0 })
+            .collect();
+        let alpha = vec![0.0, 0.4, 0.2];
+        let lr = vec![0.3, 0.2, 0.5];
+        let runs = alpha.len();
+        for (start_scale, weight_decay, sum) in [
+            (0.0, 0.0, false),
+            (0.3, 0.0, false),
+            (0.3, 0.05, false),
+            (0.0, 0.02, true),
+        ] {
+            let w0: Vec<f64> = matrix(d * runs, 23)
+                .iter()
+                .map(|v| v * start_scale)
+                .collect();
+            let lr: Vec<f64> = if sum {
+                lr.iter().map(|l| l / n as f64).collect()
+            } else {
+                lr.clone()
+            };
+            let spec = |kernel| {
+                margin_spec(
+                    &labels,
+                    alpha.clone(),
+                    lr.clone(),
+                    weight_decay,
+                    sum,
+                    kernel,
+                    0,
+                )
+            };
+            let mut primal =
+                FusedEngine::<f64>::new(&x, d, &w0, None, spec(FusedKernel::Pipelined));
+            let mut dual = FusedEngine::<f64>::new(&x, d, &w0, None, spec(FusedKernel::Dual));
+            assert_eq!(dual.kernel(), FusedKernel::Dual);
+            for step in 0..80 {
+                primal.compute_gradient();
+                dual.compute_gradient();
+                if step % 20 == 0 {
+                    let what =
+                        format!("n={n} d={d} start={start_scale} γ={weight_decay} step {step}");
+                    let (w_p, w_d) = (primal.weights(), dual.weights());
+                    assert!(
+                        relative_gap(&w_d, &w_p) <= 1e-12 || step == 0 && start_scale == 0.0,
+                        "{what}: weights"
+                    );
+                    let gap = relative_gap(&dual.objective(), &primal.objective());
+                    assert!(gap <= 1e-13, "{what}: objective {gap:e}");
+                    let gap = relative_gap(&dual.gradient_norms(), &primal.gradient_norms());
+                    assert!(gap <= 1e-11, "{what}: gradient norms {gap:e}");
+                }
+                primal.update();
+                dual.update();
+            }
+            // The runs moved (the test compares trained weights, not the start).
+            let moved = relative_gap(&dual.weights(), &w0);
+            assert!(moved > 1e-2, "the weights moved: {moved:e}");
+        }
+    }
+}
+
+#[test]
+fn dual_form_on_column_maps_matches_runs_on_their_own_inputs() {
+    // Fewer samples than inputs, a random start and weight decay: every term of the form.
+    let (n, d) = (19, 30);
+    let base = {
+        let mut b = matrix(n * (d + 1), 31);
+        for i in 0..n {
+            b[i * (d + 1)] = if b[i * (d + 1)] >= 0.0 { 1.0 } else { -1.0 };
+        }
+        b
+    };
+    let labels: Vec<f64> = (0..n).map(|i| base[i * (d + 1)]).collect();
+    let maps = [
+        ColumnMap {
+            first: 1.0,
+            second: 0.0,
+            rest: 1.0,
+        },
+        ColumnMap {
+            first: 0.3,
+            second: 0.5,
+            rest: 2.0,
+        },
+    ];
+    let runs = maps.len();
+    let (alpha, lr) = (vec![0.4, 0.1], vec![0.1, 0.05]);
+    let w0: Vec<f64> = matrix(d * runs, 32).iter().map(|v| 0.2 * v).collect();
+    let mut grouped = FusedEngine::<f64>::new_mapped(
+        &base,
+        d,
+        &w0,
+        &maps,
+        margin_spec(
+            &labels,
+            alpha.clone(),
+            lr.clone(),
+            0.03,
+            false,
+            FusedKernel::Dual,
+            0,
+        ),
+    );
+    let mut alone: Vec<FusedEngine<f64>> = (0..runs)
+        .map(|m| {
+            let map = maps[m];
+            let mut x = vec![0.0; n * d];
+            for i in 0..n {
+                let b = &base[i * (d + 1)..(i + 1) * (d + 1)];
+                x[i * d] = map.first * b[0] + map.second * b[1];
+                for j in 1..d {
+                    x[i * d + j] = map.rest * b[j + 1];
+                }
+            }
+            let w: Vec<f64> = (0..d).map(|j| w0[j * runs + m]).collect();
+            let spec = margin_spec(
+                &labels,
+                vec![alpha[m]],
+                vec![lr[m]],
+                0.03,
+                false,
+                FusedKernel::Pipelined,
+                0,
+            );
+            FusedEngine::new(&x, d, &w, None, spec)
+        })
+        .collect();
+    for _ in 0..60 {
+        grouped.compute_gradient();
+        grouped.update();
+        for engine in &mut alone {
+            engine.compute_gradient();
+            engine.update();
+        }
+    }
+    grouped.compute_gradient();
+    let (weights, objective, norms) = (
+        grouped.weights(),
+        grouped.objective(),
+        grouped.gradient_norms(),
+    );
+    for (m, engine) in alone.iter_mut().enumerate() {
+        engine.compute_gradient();
+        let own: Vec<f64> = (0..d).map(|j| weights[j * runs + m]).collect();
+        let gap = relative_gap(&own, &engine.weights());
+        assert!(gap <= 1e-12, "run {m} weights: {gap:e}");
+        let gap = relative_gap(&[objective[m]], &engine.objective());
+        assert!(gap <= 1e-13, "run {m} objective: {gap:e}");
+        let gap = relative_gap(&[norms[m]], &engine.gradient_norms());
+        assert!(gap <= 1e-11, "run {m} gradient norm: {gap:e}");
+    }
+    assert!((weights[1] - weights[0]).abs() > 1e-3, "the maps matter");
+}
+
+#[test]
+fn dual_form_is_the_same_on_any_number_of_threads_and_flags_suspect_runs() {
+    // Enough rows for several parts, in f32.
+    let (n, d) = (600, 700);
+    assert!(part_ranges(n, n).len() > 1);
+    let x = matrix(n * d, 41);
+    let labels: Vec<f64> = matrix(n, 42)
+        .iter()
+        .map(|&v| if v >= 0.0 { 1.0 } else { -1.0 })
+        .collect();
+    let w0 = matrix(d * 2, 43);
+    let trained = |threads| {
+        let spec = margin_spec(
+            &labels,
+            vec![0.0, 0.4],
+            vec![0.1, 0.1],
+            0.0,
+            false,
+            FusedKernel::Dual,
+            threads,
+        );
+        let mut engine = FusedEngine::<f32>::new(&x, d, &w0, None, spec);
+        for _ in 0..10 {
+            engine.compute_gradient();
+            engine.update();
+        }
+        engine.compute_gradient();
+        (engine.weights(), engine.objective())
+    };
+    assert_eq!(trained(1), trained(2));
+    // A start of size 10⁵ gives margins beyond SUSPECT_MARGIN for the second run only.
+    let mut w = vec![0.0; d * 2];
+    for j in 0..d {
+        w[j * 2 + 1] = 1e5 * x[j];
+    }
+    let spec = margin_spec(
+        &labels,
+        vec![0.0, 0.4],
+        vec![0.1, 0.1],
+        0.0,
+        false,
+        FusedKernel::Dual,
+        0,
+    );
+    let mut engine = FusedEngine::<f64>::new(&x, d, &w, None, spec);
+    engine.compute_gradient();
+    assert_eq!(engine.suspect(), &[false, true]);
 }
