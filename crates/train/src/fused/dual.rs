@@ -277,23 +277,29 @@ impl<T: HostFloat> DualTrainer<T> {
     /// buffers are summed in part order.
     fn gram_times(&self, coef: &[T], out: &mut [T]) {
         let (n, runs) = (self.n, self.runs);
-        self.pool.install(|| {
-            self.parts
-                .par_iter()
-                .zip(self.sums.par_iter())
-                .for_each(|(part, sum)| {
-                    let mut sum = lock(sum);
-                    Arch::new().dispatch(TriangleProduct {
-                        triangle: &self.triangle,
-                        starts: &self.starts,
-                        n,
-                        rows: part.clone(),
-                        coef,
-                        runs,
-                        out: &mut sum,
-                    });
-                });
-        });
+        let share = |(part, sum): (&Range<usize>, &Mutex<Vec<T>>)| {
+            let mut sum = lock(sum);
+            Arch::new().dispatch(TriangleProduct {
+                triangle: &self.triangle,
+                starts: &self.starts,
+                n,
+                rows: part.clone(),
+                coef,
+                runs,
+                out: &mut sum,
+            });
+        };
+        if self.parts.len() == 1 {
+            // One part: on the calling thread, without waking the pool.
+            self.parts.iter().zip(&self.sums).for_each(share);
+        } else {
+            self.pool.install(|| {
+                self.parts
+                    .par_iter()
+                    .zip(self.sums.par_iter())
+                    .for_each(share)
+            });
+        }
         out.fill(T::default());
         for (part, sum) in self.parts.iter().zip(&self.sums) {
             let sum = lock(sum);
