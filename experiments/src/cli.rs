@@ -695,6 +695,11 @@ fn run_bench(args: &BenchArgs) -> Result<(), ExperimentError> {
         crate::figures::CACHE_PROBE_BYTES >> 20,
         read_bandwidth_probe(crate::figures::CACHE_PROBE_BYTES, 20, cores)
     );
+    let (dirty, clean) = logit_reg_train::fused::exp_after_product_probe(1_000_000);
+    println!(
+        "exp probe (scalar f64 exp right after a faer product / after clearing the vector \
+         registers): {dirty:.1} / {clean:.1} ns per call"
+    );
     println!(
         "GEMM probe ({} matmul 1024x1024, {}): {:.1} GFLOP/s",
         backend.name(),

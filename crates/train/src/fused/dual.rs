@@ -19,14 +19,15 @@
 //! ```
 //!
 //! in exact arithmetic the same weights as the primal step, for `2N²` flops a run instead of
-//! `4Nd`, and a read of `G` (N² entries) instead of `A` (N·d). The weights are formed,
+//! `4Nd`, and a read of half of `G` (N²/2 entries, below) instead of `A` (N·d). The weights are formed,
 //! `w = s·w₀ + Aᵀ v`, only when asked for (logging steps); `‖w‖²` for the weight-decay term
 //! is `s²‖w₀‖² + s·t₀ᵀv + vᵀt` from the current margins.
 //!
-//! **Column maps.** For runs on maps of one base matrix ([`ColumnMap`]: `x = (f·b₀ + s·b₁,
-//! r·b₂, …)`), `A_m A_mᵀ = r_m² K + q_m q_mᵀ` with `K = B̃_{2..} B̃_{2..}ᵀ` shared by all the
-//! runs and `q_m = f_m b̃₀ + s_m b̃₁` (B̃: the label-absorbed base), so one product `K V` serves
-//! every run and each adds its rank-one term.
+//! **Column maps.** For runs on maps of one base matrix ([`ColumnMap`]: run m trains on
+//! `x = (f_m b₀ + g_m b₁, r_m b₂, …)`), `A_m A_mᵀ = r_m² K + q_m q_mᵀ` with
+//! `K = B̃_{2..} B̃_{2..}ᵀ` shared by all the runs and `q_m = f_m b̃₀ + g_m b̃₁` (B̃: the
+//! label-absorbed base), so one product `K V` serves every run and each adds its rank-one term.
+//! Without maps, `K = G` and the rank-one term is absent.
 //!
 //! **Half the matrix.** `K` is symmetric, so only its upper triangle is kept, row `i` holding
 //! `K_{i,i..}`. The rows go in tiles of four, `I = i..i+4`, and one sweep over the columns
@@ -47,8 +48,10 @@ use faer::{Accum, MatMut, MatRef, Par};
 use pulp::{Arch, Simd, WithSimd};
 use rayon::prelude::*;
 
-use super::gd::{ColumnMap, FusedLoss, FusedSpec, PointwiseMarginLoss, SUSPECT_MARGIN};
-use super::kernels::{HostFloat, sum_into};
+use super::gd::{
+    ColumnMap, FusedLoss, FusedOptimizer, FusedSpec, PointwiseMarginLoss, SUSPECT_MARGIN,
+};
+use super::kernels::{HostFloat, clear_upper_vector_state, sum_into};
 use super::team::{block_rows, lock, part_ranges, team_size};
 
 /// Rows of a tile of the triangular product.
@@ -114,7 +117,8 @@ impl<T: HostFloat> DualTrainer<T> {
     /// - `x`: `[N·d]`, `weights`: `[d·M]`, `spec.lr` and the loss's α: `[M]`
     ///
     /// # Panics
-    /// If the lengths disagree with these shapes, the loss has classes, or d is 0.
+    /// If the lengths disagree with these shapes, the loss has classes, the optimiser is not
+    /// GD, or d is 0.
     pub fn new(x: &[f64], d: usize, weights: &[f64], spec: FusedSpec) -> Self {
         Self::build(x, d, d, weights, None, spec)
     }
@@ -146,6 +150,10 @@ impl<T: HostFloat> DualTrainer<T> {
         maps: Option<Vec<ColumnMap>>,
         spec: FusedSpec,
     ) -> Self {
+        assert!(
+            spec.optimizer == FusedOptimizer::Gd,
+            "the dual form takes gradient descent only"
+        );
         let FusedLoss::Margin { loss, labels } = spec.loss else {
             panic!("the dual form is for binary margin losses");
         };
@@ -209,6 +217,7 @@ impl<T: HostFloat> DualTrainer<T> {
                 1.0,
                 Par::Seq,
             );
+            clear_upper_vector_state();
         }
         let (rest2, first) = match &maps {
             Some(maps) => {
@@ -449,6 +458,7 @@ impl<T: HostFloat> DualTrainer<T> {
             1.0,
             Par::Seq,
         );
+        clear_upper_vector_state();
         let mut out = vec![0.0; d * runs];
         let mut own = vec![0.0; d];
         for (m, column) in spans.chunks_exact(width).enumerate() {
@@ -524,6 +534,7 @@ fn upper_gram<T: HostFloat>(
                     1.0,
                     Par::Seq,
                 );
+                clear_upper_vector_state();
                 let mut at = 0;
                 for r in 0..b {
                     let row = &full[r * cols + r..(r + 1) * cols];

@@ -6,6 +6,65 @@
 use faer::{Accum, MatMut, MatRef, Par};
 use pulp::{Arch, Simd, WithSimd};
 
+/// Clears the upper halves of the vector registers (`vzeroupper`, through pulp's safe AVX
+/// token) where the CPU has AVX; a no-op elsewhere.
+///
+/// faer's AVX-512 GEMM kernels can return with the upper halves of the vector registers
+/// still in use. On Intel CPUs every legacy-SSE instruction after that pays for the dirty state
+/// until something clears it, so the scalar f64 code that follows a product (libm's `exp` in
+/// the loss derivatives, compiled for baseline x86-64) slows down by an order of magnitude
+/// ([`exp_after_product_probe`] measures it; BENCHMARKS.md, "Dirty vector registers"). Called
+/// after every faer product; it changes no value.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn clear_upper_vector_state() {
+    if let Some(simd) = pulp::x86::V3::try_new() {
+        simd.avx._mm256_zeroupper();
+    }
+}
+
+/// What a scalar f64 `exp` costs right after a faer product, against after
+/// [`clear_upper_vector_state`]: nanoseconds per call over `calls` calls each, the best of
+/// three timings. The product (64 × 64 by 64 × 8, f32) is what the blocked kernel does before
+/// its loss derivatives; the two numbers differ where that leaves the vector registers dirty
+/// (BENCHMARKS.md, "Dirty vector registers").
+pub fn exp_after_product_probe(calls: usize) -> (f64, f64) {
+    let lhs = vec![0.5f32; 64 * 64];
+    let rhs = vec![0.25f32; 64 * 8];
+    let mut dst = vec![0.0f32; 64 * 8];
+    let inputs: Vec<f64> = (0..calls.max(1))
+        .map(|i| -10.0 + 20.0 * (i as f64 / calls.max(1) as f64))
+        .collect();
+    let mut time = |clear: bool| {
+        let mut best = f64::INFINITY;
+        for _ in 0..3 {
+            faer::linalg::matmul::matmul(
+                MatMut::from_column_major_slice_mut(&mut dst, 64, 8),
+                Accum::Replace,
+                MatRef::from_column_major_slice(&lhs, 64, 64),
+                MatRef::from_column_major_slice(&rhs, 64, 8),
+                1.0,
+                Par::Seq,
+            );
+            if clear {
+                clear_upper_vector_state();
+            }
+            let start = std::time::Instant::now();
+            let mut sum = 0.0;
+            for &x in &inputs {
+                sum += std::hint::black_box(x).exp();
+            }
+            std::hint::black_box(sum);
+            best = best.min(start.elapsed().as_secs_f64());
+        }
+        best / inputs.len() as f64 * 1e9
+    };
+    (time(false), time(true))
+}
+
+/// No vector state to clear off x86-64.
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) fn clear_upper_vector_state() {}
+
 /// A float type the fused engine computes in (f32 or f64), with its SIMD register tiles.
 pub trait HostFloat: Copy + Send + Sync + Default + PartialEq + std::fmt::Debug + 'static {
     /// Rounds an f64 to this type.
@@ -73,6 +132,7 @@ macro_rules! host_float {
             ) {
                 let accum = if add { Accum::Add } else { Accum::Replace };
                 faer::linalg::matmul::matmul(dst, accum, lhs, rhs, 1.0, Par::Seq);
+                clear_upper_vector_state();
             }
 
             #[inline(always)]

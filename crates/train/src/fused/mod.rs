@@ -80,7 +80,9 @@ pub use gd::{
     AdamScalars, BLOCKED_MIN_RUNS, ColumnMap, DUAL_MIN_RATIO, FusedKernel, FusedLoss,
     FusedOptimizer, FusedSpec, FusedTrainer, PointwiseMarginLoss, SUSPECT_MARGIN, SoftmaxLoss,
 };
-pub use kernels::{HostFloat, prefix_dots, rows_axpy, rows_dot, streaming_sum};
+pub use kernels::{
+    HostFloat, exp_after_product_probe, prefix_dots, rows_axpy, rows_dot, streaming_sum,
+};
 pub(crate) use team::{part_ranges, team_size};
 
 #[cfg(test)]
