@@ -493,18 +493,34 @@ fn adam_update_follows_the_written_rule() {
 /// inputs `X = [first·b₀ + second·b₁, rest·b₂..]`: the oracle is a separate engine per run on
 /// that X, formed explicitly. GD with weight decay, Adam, both kernels; in f64 the two agree
 /// to rounding after 60 steps, and the objectives and gradient norms with them.
+/// A base matrix `[N, d + 1]` whose first column is a ±1 label column, as in the
+/// signal-plus-noise draw, and those labels.
+fn labelled_base(n: usize, d: usize, seed: u64) -> (Vec<f64>, Vec<f64>) {
+    let mut b = matrix(n * (d + 1), seed);
+    for i in 0..n {
+        b[i * (d + 1)] = if b[i * (d + 1)] >= 0.0 { 1.0 } else { -1.0 };
+    }
+    let labels = (0..n).map(|i| b[i * (d + 1)]).collect();
+    (b, labels)
+}
+
+/// The inputs `[N, d]` that `map` forms from `base` (`[N, d + 1]`), written out.
+fn own_inputs(base: &[f64], n: usize, d: usize, map: &ColumnMap) -> Vec<f64> {
+    let mut x = vec![0.0; n * d];
+    for i in 0..n {
+        let b = &base[i * (d + 1)..(i + 1) * (d + 1)];
+        x[i * d] = map.first * b[0] + map.second * b[1];
+        for j in 1..d {
+            x[i * d + j] = map.rest * b[j + 1];
+        }
+    }
+    x
+}
+
 #[test]
 fn column_mapped_runs_match_runs_on_their_own_inputs() {
     let (n, d) = (37, 9);
-    let base = {
-        let mut b = matrix(n * (d + 1), 11);
-        // b₀ is the label column ±1, as in the signal-plus-noise draw.
-        for i in 0..n {
-            b[i * (d + 1)] = if b[i * (d + 1)] >= 0.0 { 1.0 } else { -1.0 };
-        }
-        b
-    };
-    let labels: Vec<f64> = (0..n).map(|i| base[i * (d + 1)]).collect();
+    let (base, labels) = labelled_base(n, d, 11);
     let maps = [
         ColumnMap {
             first: 1.0,
@@ -526,17 +542,6 @@ fn column_mapped_runs_match_runs_on_their_own_inputs() {
     let alpha = vec![0.0, 0.4, 0.2];
     let lr = vec![0.1, 0.05, 0.2];
     let w0 = matrix(d * runs, 12);
-    let own_inputs = |map: &ColumnMap| -> Vec<f64> {
-        let mut x = vec![0.0; n * d];
-        for i in 0..n {
-            let b = &base[i * (d + 1)..(i + 1) * (d + 1)];
-            x[i * d] = map.first * b[0] + map.second * b[1];
-            for j in 1..d {
-                x[i * d + j] = map.rest * b[j + 1];
-            }
-        }
-        x
-    };
     let optimizers = [
         (FusedOptimizer::Gd, 0.05),
         (
@@ -575,7 +580,7 @@ fn column_mapped_runs_match_runs_on_their_own_inputs() {
             let mut alone: Vec<FusedTrainer<f64>> = (0..runs)
                 .map(|m| {
                     let w: Vec<f64> = (0..d).map(|j| w0[j * runs + m]).collect();
-                    let x = own_inputs(&maps[m]);
+                    let x = own_inputs(&base, n, d, &maps[m]);
                     FusedTrainer::new(&x, d, &w, None, spec(vec![alpha[m]], vec![lr[m]]))
                 })
                 .collect();
@@ -724,14 +729,7 @@ fn dual_form_takes_the_primal_steps() {
 fn dual_form_on_column_maps_matches_runs_on_their_own_inputs() {
     // Fewer samples than inputs, a random start and weight decay: every term of the form.
     let (n, d) = (19, 30);
-    let base = {
-        let mut b = matrix(n * (d + 1), 31);
-        for i in 0..n {
-            b[i * (d + 1)] = if b[i * (d + 1)] >= 0.0 { 1.0 } else { -1.0 };
-        }
-        b
-    };
-    let labels: Vec<f64> = (0..n).map(|i| base[i * (d + 1)]).collect();
+    let (base, labels) = labelled_base(n, d, 31);
     let maps = [
         ColumnMap {
             first: 1.0,
@@ -764,15 +762,7 @@ fn dual_form_on_column_maps_matches_runs_on_their_own_inputs() {
     );
     let mut alone: Vec<FusedEngine<f64>> = (0..runs)
         .map(|m| {
-            let map = maps[m];
-            let mut x = vec![0.0; n * d];
-            for i in 0..n {
-                let b = &base[i * (d + 1)..(i + 1) * (d + 1)];
-                x[i * d] = map.first * b[0] + map.second * b[1];
-                for j in 1..d {
-                    x[i * d + j] = map.rest * b[j + 1];
-                }
-            }
+            let x = own_inputs(&base, n, d, &maps[m]);
             let w: Vec<f64> = (0..d).map(|j| w0[j * runs + m]).collect();
             let spec = margin_spec(
                 &labels,
