@@ -381,6 +381,10 @@ pub struct SweepArgs {
     /// Retrain every batch, even those whose results are complete.
     #[arg(long)]
     pub no_resume: bool,
+    /// Batches trained at once, each on its share of the cores [default: one per core, at
+    /// most 4]. Results do not depend on it.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub jobs: Option<u64>,
     /// Train only share I of N of the batches (balanced by cost), for N processes or array
     /// tasks writing into one --out; writes no index, figure or report. Rerun without --shard
     /// once all shards are done to write them.
@@ -406,6 +410,10 @@ pub struct FigureArgs {
     /// Retrain every batch, even those whose results are complete.
     #[arg(long)]
     pub no_resume: bool,
+    /// Batches trained at once, each on its share of the cores [default: one per core, at
+    /// most 4]. Results do not depend on it.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub jobs: Option<u64>,
     /// Train only share I of N of the batches (balanced by cost), for N processes or array
     /// tasks writing into one --out; writes no index, figure or report. Rerun without --shard
     /// once all shards are done to write them.
@@ -439,6 +447,10 @@ pub struct ReproduceArgs {
     /// Retrain every batch, even those whose results are complete.
     #[arg(long)]
     pub no_resume: bool,
+    /// Batches trained at once, each on its share of the cores [default: one per core, at
+    /// most 4]. Results do not depend on it.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub jobs: Option<u64>,
     /// Train only share I of N of the batches (balanced by cost), for N processes or array
     /// tasks writing into one --out; writes no index, figure or report. Rerun without --shard
     /// once all shards are done to write them.
@@ -463,6 +475,7 @@ fn figure_options(
     scale: Scale,
     flags: &ConfigFlags,
     no_resume: bool,
+    jobs: Option<u64>,
     quiet: bool,
 ) -> Result<crate::figures::FigureOptions, ExperimentError> {
     Ok(crate::figures::FigureOptions {
@@ -470,7 +483,21 @@ fn figure_options(
         extra: flags.overrides()?,
         resume: !no_resume,
         progress: !quiet,
+        jobs: jobs_or_default(jobs),
     })
+}
+
+/// Most batches trained at once when `--jobs` is not given.
+pub const MAX_DEFAULT_JOBS: usize = 4;
+
+/// `--jobs`, or by default one job per core, at most [`MAX_DEFAULT_JOBS`].
+pub fn jobs_or_default(jobs: Option<u64>) -> usize {
+    match jobs {
+        Some(jobs) => jobs as usize,
+        None => std::thread::available_parallelism()
+            .map_or(1, |c| c.get())
+            .clamp(1, MAX_DEFAULT_JOBS),
+    }
 }
 
 /// Creates the output directory `out` and checks that files can be written in it, so that a
@@ -506,7 +533,7 @@ fn print_outcome(o: &crate::figures::FigureOutcome) {
 }
 
 fn run_figure_command(args: &FigureArgs, quiet: bool) -> Result<(), ExperimentError> {
-    let mut options = figure_options(args.scale, &args.flags, args.no_resume, quiet)?;
+    let mut options = figure_options(args.scale, &args.flags, args.no_resume, args.jobs, quiet)?;
     if let (Some(features), Some(labels)) = (&args.features, &args.labels) {
         if ![3, 9].contains(&args.id) {
             return Err(ExperimentError::flag(
@@ -542,7 +569,7 @@ fn run_figure_command(args: &FigureArgs, quiet: bool) -> Result<(), ExperimentEr
 }
 
 fn run_reproduce_command(args: &ReproduceArgs, quiet: bool) -> Result<(), ExperimentError> {
-    let options = figure_options(args.scale, &args.flags, args.no_resume, quiet)?;
+    let options = figure_options(args.scale, &args.flags, args.no_resume, args.jobs, quiet)?;
     let ids: Vec<u32> = if args.only.is_empty() {
         crate::figures::figure_ids()
     } else {
@@ -839,6 +866,7 @@ fn run_sweep_command(args: &SweepArgs, quiet: bool) -> Result<(), ExperimentErro
     let mode = crate::sweep::SweepMode {
         resume: !args.no_resume,
         shard: args.shard,
+        jobs: jobs_or_default(args.jobs),
     };
     let report = crate::sweep::run_sweep(&spec, &extra, &args.out, &mode, !quiet)?;
     let Some(index) = &report.index else {

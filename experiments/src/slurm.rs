@@ -360,6 +360,7 @@ fn figure_options(scale: Scale, extra: &[String]) -> FigureOptions {
         extra: extra.to_vec(),
         resume: true,
         progress: false,
+        jobs: 1,
     }
 }
 

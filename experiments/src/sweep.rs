@@ -285,7 +285,16 @@ pub fn run_sweep(
         .as_ref()
         .map_or(batches.len(), |s| s.iter().filter(|x| **x).count());
     let bar = crate::progress::bar(total as u64, "batches", show_progress, None);
-    let report = run_sweep_with(spec, &batches, out, mode.resume, share.as_deref(), &bar, "");
+    let report = run_sweep_with(
+        spec,
+        &batches,
+        out,
+        mode.resume,
+        share.as_deref(),
+        mode.jobs,
+        &bar,
+        "",
+    );
     crate::progress::finish(&bar);
     report
 }
@@ -297,6 +306,9 @@ pub struct SweepMode {
     pub resume: bool,
     /// Train only this shard's share and write no index, figure or report.
     pub shard: Option<crate::shard::Shard>,
+    /// Batches trained at once in this process, each on its share of the cores (1: one after
+    /// another); see [`run_sweep_with`].
+    pub jobs: usize,
 }
 
 /// The relative cost of training a batch, for balancing shards: steps × N × d × (runs ·
@@ -489,7 +501,7 @@ fn train_group(
     members: &[&Batch],
     out: &Path,
     resume: bool,
-    shard: bool,
+    pass: Pass,
     bar: &ProgressBar,
     label: &str,
     report: &mut SweepReport,
@@ -501,8 +513,10 @@ fn train_group(
     let complete =
         |k: usize| resume && check_batch(&dirs[k], &members[k].config) == BatchState::Done;
     if (0..members.len()).all(complete) {
-        report.skipped += members.len();
-        bar.inc(members.len() as u64);
+        if pass != Pass::Worker {
+            report.skipped += members.len();
+            bar.inc(members.len() as u64);
+        }
         return Ok(());
     }
     let mut claims = Vec::with_capacity(members.len());
@@ -511,9 +525,13 @@ fn train_group(
         match DirLock::try_acquire(&dir.join(CLAIM))? {
             Acquired::Mine(claim, _) => claims.push(claim),
             Acquired::Held(holder) => {
+                if pass == Pass::Worker {
+                    // Another job of this process has it.
+                    return Ok(());
+                }
                 let who = holder.map(|h| h.describe()).unwrap_or_default();
                 tracing::info!("batch {} is being trained by {who}", dir.display());
-                if shard {
+                if pass == Pass::Shard {
                     report.left_to_others += members.len();
                     bar.inc(members.len() as u64);
                     return Ok(());
@@ -561,31 +579,41 @@ fn train_group(
     }
     let trained = train.iter().filter(|t| **t).count();
     report.trained += trained;
-    report.skipped += members.len() - trained;
-    bar.inc(members.len() as u64);
+    if pass == Pass::Worker {
+        bar.inc(trained as u64);
+    } else {
+        report.skipped += members.len() - trained;
+        bar.inc(members.len() as u64);
+    }
     drop(claims);
     Ok(())
 }
 
-/// [`run_sweep`] of `batches` (the expansion of `spec`), advancing `bar` by one per batch
-/// (trained or skipped), with `label` and the batch's name as its message. The caller sets the
-/// bar's length (a figure's bar spans all of its parts).
-///
-/// With `share` (a shard), only the batches marked `true` are considered, a batch claimed by a
-/// live process is left to it, and no index is written. Without it, every batch is made
-/// complete (waiting for batches that others are training, then verifying them) and
-/// `out/index.csv` is written.
-pub fn run_sweep_with(
-    spec: &SweepSpec,
+/// How a pass over a sweep's batches treats batches that are complete or that someone else
+/// holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    /// Every batch made complete: a held one is waited for, and every batch moves the bar.
+    Full,
+    /// A shard's share: a held batch is left to its holder, and every batch moves the bar.
+    Shard,
+    /// One of several concurrent jobs in this process ([`run_sweep_with`]'s `jobs`): complete
+    /// and held batches are passed over without a count, and only the batches this job trains
+    /// move the bar; the full pass after the jobs counts them all.
+    Worker,
+}
+
+/// One pass over `batches` (those marked in `share`, if given) in `pass`'s manner: trains each
+/// batch or group that is not complete and that it can claim, and returns the counts.
+fn train_pass(
     batches: &[Batch],
     out: &Path,
     resume: bool,
     share: Option<&[bool]>,
+    pass: Pass,
     bar: &ProgressBar,
     label: &str,
 ) -> Result<SweepReport, ExperimentError> {
-    std::fs::create_dir_all(out).map_err(|e| ExperimentError::io(out, e))?;
-    claim_plan(out, batches, share.is_some())?;
     let mut report = SweepReport::default();
     let mut waiting = Vec::new();
     let groups = batch_groups(batches);
@@ -604,23 +632,17 @@ pub fn run_sweep_with(
                     .filter(|&j| groups[j] == k)
                     .map(|j| &batches[j])
                     .collect();
-                train_group(
-                    &members,
-                    out,
-                    resume,
-                    share.is_some(),
-                    bar,
-                    label,
-                    &mut report,
-                )?;
+                train_group(&members, out, resume, pass, bar, label, &mut report)?;
             }
             continue;
         }
         let dir = out.join("batches").join(&batch.name);
         let state = check_batch(&dir, &batch.config);
         if resume && state == BatchState::Done {
-            report.skipped += 1;
-            bar.inc(1);
+            if pass != Pass::Worker {
+                report.skipped += 1;
+                bar.inc(1);
+            }
             continue;
         }
         std::fs::create_dir_all(&dir).map_err(|e| ExperimentError::io(&dir, e))?;
@@ -629,6 +651,9 @@ pub fn run_sweep_with(
                 // Checked again under the claim: another process may have finished it.
                 let state = check_batch(&dir, &batch.config);
                 if resume && state == BatchState::Done {
+                    if pass == Pass::Worker {
+                        continue;
+                    }
                     report.skipped += 1;
                 } else {
                     bar.set_message(format!("{label}{}", batch.name));
@@ -639,16 +664,20 @@ pub fn run_sweep_with(
                     train_batch(batch, &dir, redo, &mut report)?;
                 }
             }
-            Acquired::Held(holder) => {
-                let who = holder.map(|h| h.describe()).unwrap_or_default();
-                tracing::info!("batch {} is being trained by {who}", dir.display());
-                if share.is_some() {
+            Acquired::Held(holder) => match pass {
+                Pass::Worker => continue,
+                Pass::Shard => {
+                    let who = holder.map(|h| h.describe()).unwrap_or_default();
+                    tracing::info!("batch {} is being trained by {who}", dir.display());
                     report.left_to_others += 1;
-                } else {
+                }
+                Pass::Full => {
+                    let who = holder.map(|h| h.describe()).unwrap_or_default();
+                    tracing::info!("batch {} is being trained by {who}", dir.display());
                     waiting.push((batch, dir));
                     continue;
                 }
-            }
+            },
         }
         bar.inc(1);
     }
@@ -662,6 +691,88 @@ pub fn run_sweep_with(
         }
         bar.inc(1);
     }
+    Ok(report)
+}
+
+/// [`run_sweep`] of `batches` (the expansion of `spec`), advancing `bar` by one per batch
+/// (trained or skipped), with `label` and the batch's name as its message. The caller sets the
+/// bar's length (a figure's bar spans all of its parts).
+///
+/// With `share` (a shard), only the batches marked `true` are considered, a batch claimed by a
+/// live process is left to it, and no index is written. Without it, every batch is made
+/// complete (waiting for batches that others are training, then verifying them) and
+/// `out/index.csv` is written.
+///
+/// With `jobs` > 1 and at least two units of work (batches or groups trained together) per
+/// job, `jobs` threads first train the batches concurrently, each taking the next batch nobody
+/// has claimed and building its engines on `cores / jobs` threads
+/// ([`logit_reg_train::fused::with_thread_budget`]); the usual pass then finds them complete.
+/// Results are the same as with one job: they depend neither on the thread count nor on the
+/// order in which batches are trained.
+#[allow(clippy::too_many_arguments)]
+pub fn run_sweep_with(
+    spec: &SweepSpec,
+    batches: &[Batch],
+    out: &Path,
+    resume: bool,
+    share: Option<&[bool]>,
+    jobs: usize,
+    bar: &ProgressBar,
+    label: &str,
+) -> Result<SweepReport, ExperimentError> {
+    std::fs::create_dir_all(out).map_err(|e| ExperimentError::io(out, e))?;
+    claim_plan(out, batches, share.is_some())?;
+    let units = batch_groups(batches)
+        .iter()
+        .enumerate()
+        .filter(|(k, g)| *k == **g && share.is_none_or(|s| s[*k]))
+        .count();
+    let mut concurrent = SweepReport::default();
+    if jobs > 1 && units >= 2 * jobs {
+        let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+        let threads = (cores / jobs).max(1);
+        let start = bar.position();
+        let reports: Vec<Result<SweepReport, ExperimentError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..jobs)
+                .map(|_| {
+                    scope.spawn(move || {
+                        logit_reg_train::fused::with_thread_budget(threads, || {
+                            train_pass(batches, out, resume, share, Pass::Worker, bar, label)
+                        })
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        });
+        // The pass below counts every batch on the bar again.
+        bar.set_position(start);
+        for report in reports {
+            concurrent.add(&report?);
+        }
+    }
+    let mut report = train_pass(
+        batches,
+        out,
+        resume,
+        share,
+        if share.is_some() {
+            Pass::Shard
+        } else {
+            Pass::Full
+        },
+        bar,
+        label,
+    )?;
+    // What the jobs trained, the pass found complete.
+    report.skipped -= concurrent.trained.min(report.skipped);
+    report.trained += concurrent.trained;
+    report.redone += concurrent.redone;
     if share.is_some() {
         return Ok(report);
     }

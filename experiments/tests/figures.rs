@@ -47,6 +47,8 @@ fn smoke(id: u32) {
         extra: Vec::new(),
         resume: true,
         progress: false,
+        // Batches trained two at a time wherever a part has enough of them.
+        jobs: 2,
     };
     let outcome = run_figure(id, &options, &dir.0).expect("the figure runs at smoke size");
     assert_eq!(outcome.id, id);

@@ -137,6 +137,46 @@ fn racing_shards_never_train_a_batch_twice_and_add_up_to_one_process() {
 }
 
 #[test]
+fn concurrent_jobs_train_each_batch_once_and_write_the_index_of_one_job() {
+    let dir = TempDir::new("jobs");
+    // Single batches, and groups of two batches trained together (σ_n as column maps).
+    let grouped = SWEEP.replace("log_points = 5", "log_points = 5, group_by_draw = true");
+    for (name, sweep) in [("single", SWEEP), ("grouped", grouped.as_str())] {
+        let spec = write_spec(&dir.0, &format!("{name}.toml"), sweep);
+        let one = dir.0.join(format!("{name}-one"));
+        let three = dir.0.join(format!("{name}-three"));
+        let (one_s, three_s) = (
+            one.to_str().expect("test step succeeds"),
+            three.to_str().expect("test step succeeds"),
+        );
+        let mut args = sweep_args(&spec, one_s, None);
+        args.extend(["--jobs", "1"]);
+        let reference = output(&args);
+        assert!(reference.status.success(), "{}", text(&reference));
+        // 8 batches (4 groups): two units per job for 2 jobs, so they run concurrently.
+        let jobs = if name == "single" { "3" } else { "2" };
+        let mut args = sweep_args(&spec, three_s, None);
+        args.extend(["--jobs", jobs]);
+        let concurrent = output(&args);
+        assert!(concurrent.status.success(), "{}", text(&concurrent));
+        let line = String::from_utf8_lossy(&concurrent.stdout).to_string();
+        assert_eq!(trained(&concurrent), 8, "{line}");
+        assert!(line.contains("0 complete and skipped"), "{line}");
+        assert_eq!(
+            index_without_timing(&three.join("index.csv")),
+            index_without_timing(&one.join("index.csv")),
+            "{name}"
+        );
+        // Resumed, the jobs find everything complete.
+        let again = output(&args);
+        assert!(again.status.success(), "{}", text(&again));
+        let line = String::from_utf8_lossy(&again.stdout).to_string();
+        assert_eq!(trained(&again), 0, "{line}");
+        assert!(line.contains("8 complete and skipped"), "{line}");
+    }
+}
+
+#[test]
 fn corrupted_batches_are_redone_and_the_index_comes_back_the_same() {
     let dir = TempDir::new("corrupt");
     let spec = write_spec(&dir.0, "sweep.toml", SWEEP);

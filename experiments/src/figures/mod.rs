@@ -67,6 +67,9 @@ pub struct FigureOptions {
     pub resume: bool,
     /// Show progress bars.
     pub progress: bool,
+    /// Batches trained at once, each on its share of the cores (1: one after another); see
+    /// [`crate::sweep::run_sweep_with`].
+    pub jobs: usize,
 }
 
 /// The text of `DIR/index.csv`: the parts' index files concatenated, with a leading `part`
@@ -180,6 +183,7 @@ pub fn train_share(
                 &part_dir,
                 options.resume,
                 Some(share),
+                options.jobs,
                 &bar,
                 &label,
             );
@@ -269,6 +273,7 @@ fn run_figure_with(
             &dir,
             options.resume,
             None,
+            options.jobs,
             bar,
             &label,
         )?;

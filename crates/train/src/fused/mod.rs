@@ -83,6 +83,7 @@ pub use gd::{
 pub use kernels::{
     HostFloat, exp_after_product_probe, prefix_dots, rows_axpy, rows_dot, streaming_sum,
 };
+pub use team::with_thread_budget;
 pub(crate) use team::{part_ranges, team_size};
 
 #[cfg(test)]

@@ -16,12 +16,36 @@ use super::kernels::{HostFloat, tile_rows};
 
 /// Most parts the rows are split into (and so most threads used).
 pub(crate) const MAX_PARTS: usize = 8;
-/// Threads of a team for `parts` parts when `threads` were asked for (0: the available
-/// cores): at least 1, at most [`MAX_PARTS`] and the number of parts.
+
+thread_local! {
+    /// The threads an engine built on this thread may use when none were asked for (0: no
+    /// budget, the available cores); see [`with_thread_budget`].
+    static THREAD_BUDGET: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Runs `f` with engines built on this thread limited to `threads` threads (at least 1) where
+/// their spec asks for the default (`threads = 0`, every core): for running several batches at
+/// once, each on its share of the cores. Results do not change, since they do not depend on the
+/// thread count; the previous budget is restored afterwards.
+pub fn with_thread_budget<R>(threads: usize, f: impl FnOnce() -> R) -> R {
+    struct Restore(usize);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            THREAD_BUDGET.with(|b| b.set(self.0));
+        }
+    }
+    let _restore = Restore(THREAD_BUDGET.with(|b| b.replace(threads.max(1))));
+    f()
+}
+
+/// Threads of a team for `parts` parts when `threads` were asked for (0: the thread budget of
+/// [`with_thread_budget`], else the available cores): at least 1, at most [`MAX_PARTS`] and
+/// the number of parts.
 pub(crate) fn team_size(threads: usize, parts: usize) -> usize {
-    let cores = match threads {
-        0 => std::thread::available_parallelism().map_or(1, |c| c.get()),
-        chosen => chosen,
+    let cores = match (threads, THREAD_BUDGET.with(|b| b.get())) {
+        (0, 0) => std::thread::available_parallelism().map_or(1, |c| c.get()),
+        (0, budget) => budget,
+        (chosen, _) => chosen,
     };
     cores.clamp(1, MAX_PARTS).min(parts.max(1))
 }
