@@ -641,6 +641,10 @@ pub struct BenchArgs {
     /// Engines to time, comma-separated: burn (Burn autodiff) and/or fused (host engine).
     #[arg(long, value_enum, value_delimiter = ',', default_value = "burn,fused")]
     pub engines: Vec<EngineArg>,
+    /// Threads of the fused engine (default: every core); 1 times a step as each of two
+    /// concurrent jobs (`--jobs 2`) takes it on two cores.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub threads: Option<u64>,
 }
 
 fn run_bench(args: &BenchArgs) -> Result<(), ExperimentError> {
@@ -696,7 +700,14 @@ fn run_bench(args: &BenchArgs) -> Result<(), ExperimentError> {
                     engine,
                     kernel,
                 };
-                let t = time_gd_step(&device, bench, bytes)?;
+                let t = match args.threads {
+                    Some(threads) => {
+                        logit_reg_train::fused::with_thread_budget(threads as usize, || {
+                            time_gd_step(&device, bench, bytes)
+                        })?
+                    }
+                    None => time_gd_step(&device, bench, bytes)?,
+                };
                 let passes = if t.engine == EngineName::Fused { 1 } else { 2 };
                 println!(
                     "| {} | {n} | {d} | {m} | {:.3} | {passes} | {:.1} | {:.1} |",

@@ -570,23 +570,53 @@ impl<T: HostFloat> TriangleProduct<'_, T> {
         // Row r's entries K_{r, after..N}.
         let rows: [&[T]; R] =
             std::array::from_fn(|r| &triangle[starts[i + r] + (after - i - r)..starts[i + r + 1]]);
-        for m in 0..self.runs {
+        // Two runs per sweep over the tile's rows, then the odd one alone.
+        let mut m = 0;
+        while m + 2 <= self.runs {
+            let (v0, v1) = self.coef[m * n..(m + 2) * n].split_at(n);
+            let (out0, out1) = self.out[m * n..(m + 2) * n].split_at_mut(n);
+            let c = [v0, v1].map(|v| std::array::from_fn(|r| v[i + r]));
+            let dots = T::dot_axpy_tile_pair::<S, R>(
+                simd,
+                rows,
+                [&v0[after..], &v1[after..]],
+                c,
+                [&mut out0[after..], &mut out1[after..]],
+            );
+            diagonal_block(triangle, starts, i, v0, out0, dots[0]);
+            diagonal_block(triangle, starts, i, v1, out1, dots[1]);
+            m += 2;
+        }
+        if m < self.runs {
             let v = &self.coef[m * n..(m + 1) * n];
             let out = &mut self.out[m * n..(m + 1) * n];
             let c: [T; R] = std::array::from_fn(|r| v[i + r]);
             let dots =
                 T::dot_axpy_tile::<S, R>(simd, rows, &v[after..], None, c, &mut out[after..]);
-            // The R × R block on the diagonal, from its upper triangle.
-            for a in 0..R {
-                let mut sum = out[i + a].to_f64() + dots[a].to_f64();
-                for b in 0..R {
-                    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-                    let k = triangle[starts[i + lo] + (hi - lo)];
-                    sum += k.to_f64() * v[i + b].to_f64();
-                }
-                out[i + a] = T::from_f64(sum);
-            }
+            diagonal_block(triangle, starts, i, v, out, dots);
         }
+    }
+}
+
+/// Completes rows `i..i + R` of one run's `K v` from their dots past the tile: adds them and the
+/// R × R block on the diagonal (from its upper triangle), in f64.
+#[inline(always)]
+fn diagonal_block<T: HostFloat, const R: usize>(
+    triangle: &[T],
+    starts: &[usize],
+    i: usize,
+    v: &[T],
+    out: &mut [T],
+    dots: [T; R],
+) {
+    for a in 0..R {
+        let mut sum = out[i + a].to_f64() + dots[a].to_f64();
+        for b in 0..R {
+            let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+            let k = triangle[starts[i + lo] + (hi - lo)];
+            sum += k.to_f64() * v[i + b].to_f64();
+        }
+        out[i + a] = T::from_f64(sum);
     }
 }
 

@@ -104,6 +104,21 @@ pub trait HostFloat: Copy + Send + Sync + Default + PartialEq + std::fmt::Debug 
         c: [Self; R],
         acc: &mut [Self],
     ) -> [Self; R];
+    /// [`HostFloat::dot_axpy_tile`] (with `prev = None`) for two runs in one sweep over the
+    /// rows: returns `rows[r] · w[p]` and does `acc[p] += Σ_r c[p][r] · rows[r]` for p = 0, 1.
+    /// Each run's arithmetic is the single-run tile's, operation for operation, so the results
+    /// are bit-identical to two calls of it; the rows are read once for both, and the two runs'
+    /// chains of fused multiply-adds interleave.
+    ///
+    /// # Shapes
+    /// - `rows`: R slices of `[d]`; `w`, `acc`: 2 slices of `[d]`; `c`: `[2][R]`; output `[2][R]`
+    fn dot_axpy_tile_pair<S: Simd, const R: usize>(
+        simd: S,
+        rows: [&[Self]; R],
+        w: [&[Self]; 2],
+        c: [[Self; R]; 2],
+        acc: [&mut [Self]; 2],
+    ) -> [[Self; R]; 2];
     /// `dst ← lhs · rhs`, or `dst ← dst + lhs · rhs` with `add`, on the calling thread
     /// (faer's GEMM: packed panels and register tiles). For a given shape the summation order
     /// is fixed, so the result does not depend on the thread that computes it.
@@ -272,6 +287,65 @@ macro_rules! host_float {
                 for r in 0..R {
                     let tail: $t = next[r].1.iter().zip(w_tail).map(|(x, y)| x * y).sum();
                     out[r] = simd.$reduce(dots[r]) + tail;
+                }
+                out
+            }
+
+            #[inline(always)]
+            fn dot_axpy_tile_pair<S: Simd, const R: usize>(
+                simd: S,
+                rows: [&[Self]; R],
+                w: [&[Self]; 2],
+                c: [[Self; R]; 2],
+                acc: [&mut [Self]; 2],
+            ) -> [[Self; R]; 2] {
+                let d = w[0].len();
+                let lanes = core::mem::size_of::<S::$lanes>() / core::mem::size_of::<$t>();
+                let len = d / lanes;
+                let rows = rows.map(|row| S::$as_simd(&row[..d]));
+                let heads = rows.map(|(head, _)| &head[..len]);
+                let [w0, w1] = w;
+                let (w0_head, w0_tail) = S::$as_simd(&w0[..d]);
+                let (w1_head, w1_tail) = S::$as_simd(&w1[..d]);
+                let (w0_head, w1_head) = (&w0_head[..len], &w1_head[..len]);
+                let [acc0, acc1] = acc;
+                let (acc0_head, acc0_tail) = S::$as_mut_simd(&mut acc0[..d]);
+                let (acc1_head, acc1_tail) = S::$as_mut_simd(&mut acc1[..d]);
+                let (acc0_head, acc1_head) = (&mut acc0_head[..len], &mut acc1_head[..len]);
+                let cv0 = c[0].map(|v| simd.$splat(v));
+                let cv1 = c[1].map(|v| simd.$splat(v));
+                let mut dots0 = [simd.$splat(0.0); R];
+                let mut dots1 = [simd.$splat(0.0); R];
+                for k in 0..len {
+                    let (wk0, wk1) = (w0_head[k], w1_head[k]);
+                    let mut sum0 = acc0_head[k];
+                    let mut sum1 = acc1_head[k];
+                    for r in 0..R {
+                        let x = heads[r][k];
+                        dots0[r] = simd.$fma(x, wk0, dots0[r]);
+                        sum0 = simd.$fma(x, cv0[r], sum0);
+                        dots1[r] = simd.$fma(x, wk1, dots1[r]);
+                        sum1 = simd.$fma(x, cv1[r], sum1);
+                    }
+                    acc0_head[k] = sum0;
+                    acc1_head[k] = sum1;
+                }
+                for (j, a) in acc0_tail.iter_mut().enumerate() {
+                    for r in 0..R {
+                        *a += c[0][r] * rows[r].1[j];
+                    }
+                }
+                for (j, a) in acc1_tail.iter_mut().enumerate() {
+                    for r in 0..R {
+                        *a += c[1][r] * rows[r].1[j];
+                    }
+                }
+                let mut out = [[0.0; R]; 2];
+                for r in 0..R {
+                    let tail0: $t = rows[r].1.iter().zip(w0_tail).map(|(x, y)| x * y).sum();
+                    let tail1: $t = rows[r].1.iter().zip(w1_tail).map(|(x, y)| x * y).sum();
+                    out[0][r] = simd.$reduce(dots0[r]) + tail0;
+                    out[1][r] = simd.$reduce(dots1[r]) + tail1;
                 }
                 out
             }

@@ -25,6 +25,79 @@ fn matrix(len: usize, seed: u64) -> Vec<f64> {
         .collect()
 }
 
+/// The two-run tile against two calls of the one-run tile: bit for bit, at lengths with and
+/// without a remainder past the vector lanes; and against a plain loop in f64.
+fn check_pair_tile<T: HostFloat>(d: usize) {
+    const R: usize = 4;
+    let cast = |v: Vec<f64>| -> Vec<T> { v.into_iter().map(T::from_f64).collect() };
+    let rows_t = cast(matrix(R * d, 11));
+    let w_t = cast(matrix(2 * d, 12));
+    let acc_t = cast(matrix(2 * d, 13));
+    let c_t = cast(matrix(2 * R, 14));
+    let rows: [&[T]; R] = std::array::from_fn(|r| &rows_t[r * d..(r + 1) * d]);
+    let c: [[T; R]; 2] = std::array::from_fn(|p| std::array::from_fn(|r| c_t[p * R + r]));
+    struct Pair<'a, T>([&'a [T]; R], &'a [T], [[T; R]; 2], Vec<T>);
+    impl<T: HostFloat> WithSimd for Pair<'_, T> {
+        type Output = ([[T; R]; 2], Vec<T>);
+        fn with_simd<S: Simd>(mut self, simd: S) -> Self::Output {
+            let d = self.1.len() / 2;
+            let (acc0, acc1) = self.3.split_at_mut(d);
+            let dots = T::dot_axpy_tile_pair::<S, R>(
+                simd,
+                self.0,
+                [&self.1[..d], &self.1[d..]],
+                self.2,
+                [acc0, acc1],
+            );
+            (dots, self.3)
+        }
+    }
+    struct Single<'a, T>([&'a [T]; R], &'a [T], [T; R], Vec<T>);
+    impl<T: HostFloat> WithSimd for Single<'_, T> {
+        type Output = ([T; R], Vec<T>);
+        fn with_simd<S: Simd>(mut self, simd: S) -> Self::Output {
+            let dots = T::dot_axpy_tile::<S, R>(simd, self.0, self.1, None, self.2, &mut self.3);
+            (dots, self.3)
+        }
+    }
+    let (pair_dots, pair_acc) = Arch::new().dispatch(Pair(rows, &w_t, c, acc_t.clone()));
+    for p in 0..2 {
+        let (dots, acc) = Arch::new().dispatch(Single(
+            rows,
+            &w_t[p * d..(p + 1) * d],
+            c[p],
+            acc_t[p * d..(p + 1) * d].to_vec(),
+        ));
+        assert_eq!(pair_dots[p], dots, "dots of run {p}, d = {d}");
+        assert_eq!(
+            &pair_acc[p * d..(p + 1) * d],
+            &acc[..],
+            "update of run {p}, d = {d}"
+        );
+        for r in 0..R {
+            let plain: f64 = (0..d)
+                .map(|j| rows[r][j].to_f64() * w_t[p * d + j].to_f64())
+                .sum();
+            assert!((dots[r].to_f64() - plain).abs() < 1e-4 * (1.0 + plain.abs()));
+        }
+        for j in 0..d {
+            let plain = acc_t[p * d + j].to_f64()
+                + (0..R)
+                    .map(|r| c[p][r].to_f64() * rows[r][j].to_f64())
+                    .sum::<f64>();
+            assert!((acc[j].to_f64() - plain).abs() < 1e-5 * (1.0 + plain.abs()));
+        }
+    }
+}
+
+#[test]
+fn the_two_run_tile_is_two_one_run_tiles_bit_for_bit() {
+    for d in [1, 7, 16, 37, 203] {
+        check_pair_tile::<f32>(d);
+        check_pair_tile::<f64>(d);
+    }
+}
+
 fn check_tiles<T: HostFloat, const R: usize, const Q: usize>(d: usize, tol: f64) {
     let rows_f64 = matrix(R * d, 1);
     let w_f64 = matrix(Q * d, 2);
