@@ -26,6 +26,7 @@
 //! shard has finished, the same command without `--shard` trains nothing and writes the index.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use indicatif::ProgressBar;
 use serde_json::Value;
@@ -605,6 +606,7 @@ enum Pass {
 
 /// One pass over `batches` (those marked in `share`, if given) in `pass`'s manner: trains each
 /// batch or group that is not complete and that it can claim, and returns the counts.
+#[allow(clippy::too_many_arguments)]
 fn train_pass(
     batches: &[Batch],
     out: &Path,
@@ -613,6 +615,7 @@ fn train_pass(
     pass: Pass,
     bar: &ProgressBar,
     label: &str,
+    stop: &AtomicBool,
 ) -> Result<SweepReport, ExperimentError> {
     let mut report = SweepReport::default();
     let mut waiting = Vec::new();
@@ -624,6 +627,10 @@ fn train_pass(
     for (k, batch) in batches.iter().enumerate() {
         if share.is_some_and(|s| !s[k]) {
             continue;
+        }
+        if stop.load(Ordering::Relaxed) {
+            // Another job failed: its error is the one reported.
+            break;
         }
         if group_size[groups[k]] > 1 {
             // A group is trained once, at its first batch; a share never splits one.
@@ -694,6 +701,106 @@ fn train_pass(
     Ok(report)
 }
 
+/// One sweep's batches for [`train_concurrently`]: their output directory (already holding
+/// their plan, see [`prepare_part`]), the share of them to train (all without), and the label
+/// of the progress bar's message.
+pub struct SweepPart<'a> {
+    /// The sweep's batches.
+    pub batches: &'a [Batch],
+    /// Its output directory.
+    pub out: &'a Path,
+    /// With a shard, the batches of its share.
+    pub share: Option<&'a [bool]>,
+    /// The bar's message before a batch's name.
+    pub label: String,
+}
+
+/// Creates `out` and records the plan of `batches` in it (a shard refuses a different one), as
+/// a sweep does before training into it.
+pub fn prepare_part(out: &Path, batches: &[Batch], shard: bool) -> Result<(), ExperimentError> {
+    std::fs::create_dir_all(out).map_err(|e| ExperimentError::io(out, e))?;
+    claim_plan(out, batches, shard)
+}
+
+/// Whether `units` units of work (batches or groups trained together) are worth `jobs`
+/// concurrent jobs: at least two per job, or a multiple of the jobs, so that no job trains the
+/// last unit alone on its share of the cores while the others idle.
+pub fn worth_jobs(units: usize, jobs: usize) -> bool {
+    jobs > 1 && (units >= 2 * jobs || (units >= jobs && units.is_multiple_of(jobs)))
+}
+
+/// Trains the batches of `parts` (in order, each batch or group once) on `jobs` concurrent
+/// jobs, each taking the next one nobody has claimed and building its engines on
+/// `cores / jobs` threads, when [`worth_jobs`] says so; otherwise trains nothing. Returns
+/// what the jobs trained. Only trained batches move `bar` while the jobs run; afterwards its
+/// position is put back, for the full pass over each part that follows (which finds them
+/// complete and counts every batch). A failure stops the other jobs at their next batch.
+pub fn train_concurrently(
+    parts: &[SweepPart],
+    resume: bool,
+    jobs: usize,
+    bar: &ProgressBar,
+) -> Result<SweepReport, ExperimentError> {
+    let units: usize = parts
+        .iter()
+        .map(|p| {
+            batch_groups(p.batches)
+                .iter()
+                .enumerate()
+                .filter(|(k, g)| *k == **g && p.share.is_none_or(|s| s[*k]))
+                .count()
+        })
+        .sum();
+    let mut concurrent = SweepReport::default();
+    if !worth_jobs(units, jobs) {
+        return Ok(concurrent);
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    let threads = (cores / jobs).max(1);
+    let start = bar.position();
+    let stop = AtomicBool::new(false);
+    let job = || {
+        logit_reg_train::fused::with_thread_budget(threads, || {
+            let mut report = SweepReport::default();
+            for part in parts {
+                let result = train_pass(
+                    part.batches,
+                    part.out,
+                    resume,
+                    part.share,
+                    Pass::Worker,
+                    bar,
+                    &part.label,
+                    &stop,
+                );
+                match result {
+                    Ok(done) => report.add(&done),
+                    Err(e) => {
+                        stop.store(true, Ordering::Relaxed);
+                        return Err(e);
+                    }
+                }
+            }
+            Ok(report)
+        })
+    };
+    let reports: Vec<Result<SweepReport, ExperimentError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..jobs).map(|_| scope.spawn(job)).collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    bar.set_position(start);
+    for report in reports {
+        concurrent.add(&report?);
+    }
+    Ok(concurrent)
+}
+
 /// [`run_sweep`] of `batches` (the expansion of `spec`), advancing `bar` by one per batch
 /// (trained or skipped), with `label` and the batch's name as its message. The caller sets the
 /// bar's length (a figure's bar spans all of its parts).
@@ -703,10 +810,8 @@ fn train_pass(
 /// complete (waiting for batches that others are training, then verifying them) and
 /// `out/index.csv` is written.
 ///
-/// With `jobs` > 1 and at least two units of work (batches or groups trained together) per
-/// job, `jobs` threads first train the batches concurrently, each taking the next batch nobody
-/// has claimed and building its engines on `cores / jobs` threads
-/// ([`logit_reg_train::fused::with_thread_budget`]); the usual pass then finds them complete.
+/// With `jobs` > 1 and enough units of work ([`worth_jobs`]), `jobs` threads first train the
+/// batches concurrently ([`train_concurrently`]); the usual pass then finds them complete.
 /// Results are the same as with one job: they depend neither on the thread count nor on the
 /// order in which batches are trained.
 #[allow(clippy::too_many_arguments)]
@@ -720,42 +825,14 @@ pub fn run_sweep_with(
     bar: &ProgressBar,
     label: &str,
 ) -> Result<SweepReport, ExperimentError> {
-    std::fs::create_dir_all(out).map_err(|e| ExperimentError::io(out, e))?;
-    claim_plan(out, batches, share.is_some())?;
-    let units = batch_groups(batches)
-        .iter()
-        .enumerate()
-        .filter(|(k, g)| *k == **g && share.is_none_or(|s| s[*k]))
-        .count();
-    let mut concurrent = SweepReport::default();
-    if jobs > 1 && units >= 2 * jobs {
-        let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
-        let threads = (cores / jobs).max(1);
-        let start = bar.position();
-        let reports: Vec<Result<SweepReport, ExperimentError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..jobs)
-                .map(|_| {
-                    scope.spawn(move || {
-                        logit_reg_train::fused::with_thread_budget(threads, || {
-                            train_pass(batches, out, resume, share, Pass::Worker, bar, label)
-                        })
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                })
-                .collect()
-        });
-        // The pass below counts every batch on the bar again.
-        bar.set_position(start);
-        for report in reports {
-            concurrent.add(&report?);
-        }
-    }
+    prepare_part(out, batches, share.is_some())?;
+    let part = SweepPart {
+        batches,
+        out,
+        share,
+        label: label.to_string(),
+    };
+    let concurrent = train_concurrently(std::slice::from_ref(&part), resume, jobs, bar)?;
     let mut report = train_pass(
         batches,
         out,
@@ -768,6 +845,7 @@ pub fn run_sweep_with(
         },
         bar,
         label,
+        &AtomicBool::new(false),
     )?;
     // What the jobs trained, the pass found complete.
     report.skipped -= concurrent.trained.min(report.skipped);
@@ -831,4 +909,30 @@ pub fn run_sweep_with(
     report.diverged = diverged;
     report.index = Some(index);
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::worth_jobs;
+
+    #[test]
+    fn jobs_run_only_where_no_job_is_left_with_the_last_unit_alone() {
+        // (units, jobs, worth): two units per job, or a multiple of the jobs.
+        let cases = [
+            (1, 2, false),
+            (2, 2, true),
+            (3, 2, false),
+            (4, 2, true),
+            (5, 2, true),
+            (40, 2, true),
+            (3, 3, true),
+            (4, 3, false),
+            (6, 3, true),
+            (7, 3, true),
+            (100, 1, false),
+        ];
+        for (units, jobs, worth) in cases {
+            assert_eq!(worth_jobs(units, jobs), worth, "{units} units, {jobs} jobs");
+        }
+    }
 }

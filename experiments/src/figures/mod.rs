@@ -40,7 +40,7 @@ pub mod fig19;
 pub mod fig20;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use indicatif::ProgressBar;
@@ -250,10 +250,42 @@ fn run_figure_with(
     let mut runs = 0;
     let mut train_seconds = 0.0;
     let mut solvers = Vec::new();
-    for (k, (part, part_batches)) in preset.parts.iter().zip(batches).enumerate() {
-        let dir = out.join("parts").join(&part.name);
-        std::fs::create_dir_all(&dir).map_err(|e| ExperimentError::io(&dir, e))?;
+    let part_label = |k: usize, name: &str| {
+        if preset.parts.len() > 1 {
+            format!("part {name} ({}/{}) ", k + 1, preset.parts.len())
+        } else {
+            String::new()
+        }
+    };
+    // The figure's batches over all its parts on concurrent jobs (when there are enough of
+    // them), so that parts with few batches each, such as figure 6's twenty groups per σ_n,
+    // still overlap; the passes over the parts below then find them complete.
+    let dirs: Vec<PathBuf> = preset
+        .parts
+        .iter()
+        .map(|part| out.join("parts").join(&part.name))
+        .collect();
+    for ((part, part_batches), dir) in preset.parts.iter().zip(batches).zip(&dirs) {
+        crate::sweep::prepare_part(dir, part_batches, false)?;
         write_atomic(&dir.join("spec.toml"), part.toml.as_bytes())?;
+    }
+    let sweep_parts: Vec<crate::sweep::SweepPart> = preset
+        .parts
+        .iter()
+        .zip(batches)
+        .zip(&dirs)
+        .enumerate()
+        .map(|(k, ((part, part_batches), dir))| crate::sweep::SweepPart {
+            batches: part_batches,
+            out: dir,
+            share: None,
+            label: part_label(k, &part.name),
+        })
+        .collect();
+    let concurrent =
+        crate::sweep::train_concurrently(&sweep_parts, options.resume, options.jobs, bar)?;
+    for (k, (part, part_batches)) in preset.parts.iter().zip(batches).enumerate() {
+        let dir = &dirs[k];
         tracing::debug!(
             figure = id,
             part = %part.name,
@@ -262,28 +294,23 @@ fn run_figure_with(
             preset.parts.len(),
             options.scale.name()
         );
-        let label = if preset.parts.len() > 1 {
-            format!("part {} ({}/{}) ", part.name, k + 1, preset.parts.len())
-        } else {
-            String::new()
-        };
         let sweep = run_sweep_with(
             &part.spec,
             part_batches,
-            &dir,
+            dir,
             options.resume,
             None,
-            options.jobs,
+            1,
             bar,
-            &label,
+            &part_label(k, &part.name),
         )?;
         counts.add(&sweep);
         runs += sweep.runs;
-        train_seconds += batch_seconds(&dir)?;
+        train_seconds += batch_seconds(dir)?;
         if sweep.diverged > 0 {
             tracing::warn!(figure = id, part = %part.name, runs = sweep.diverged, "runs diverged");
         }
-        let data = analysis::PartData::load(&dir, part.spec.base.clone())?;
+        let data = analysis::PartData::load(dir, part.spec.base.clone())?;
         for r in &data.records {
             // The step loop's optimisers name the engine that took their steps.
             let solver = r.text("solver").trim_matches('"');
@@ -311,6 +338,10 @@ fn run_figure_with(
             "{diverged} of {runs} runs diverged (non-finite loss) and are left out of the figure and the table; see the `diverged` column of index.csv."
         ));
     }
+    // What the concurrent jobs trained, the passes over the parts found complete.
+    counts.skipped -= concurrent.trained.min(counts.skipped);
+    counts.trained += concurrent.trained;
+    counts.redone += concurrent.redone;
     plot::write_figure(
         &analysis.panels,
         &format!(
