@@ -24,6 +24,9 @@
 //! `--shard I/N` splits the batches into N shares balanced by [`batch_cost`]; shard I trains
 //! only its share, takes a claim on each batch as it trains it, and writes no index. Once every
 //! shard has finished, the same command without `--shard` trains nothing and writes the index.
+//!
+//! `--jobs N` trains N batches at once in one process through the same claims, each job on
+//! `cores / N` threads ([`train_concurrently`]); the results do not depend on it.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -604,6 +607,26 @@ enum Pass {
     Worker,
 }
 
+/// What the concurrent jobs of one [`train_concurrently`] share: the units (batch or group,
+/// by the directory of its first batch) some job has taken, so that none is trained twice
+/// even where `resume` is off and a finished batch no longer holds its claim, and whether a
+/// job failed, which stops the others at their next unit.
+#[derive(Default)]
+struct JobBoard {
+    taken: std::sync::Mutex<std::collections::HashSet<PathBuf>>,
+    stop: AtomicBool,
+}
+
+impl JobBoard {
+    /// Takes the unit whose first batch is in `dir`: false if a job already has.
+    fn take(&self, dir: &Path) -> bool {
+        self.taken
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(dir.to_path_buf())
+    }
+}
+
 /// One pass over `batches` (those marked in `share`, if given) in `pass`'s manner: trains each
 /// batch or group that is not complete and that it can claim, and returns the counts.
 #[allow(clippy::too_many_arguments)]
@@ -615,7 +638,7 @@ fn train_pass(
     pass: Pass,
     bar: &ProgressBar,
     label: &str,
-    stop: &AtomicBool,
+    board: &JobBoard,
 ) -> Result<SweepReport, ExperimentError> {
     let mut report = SweepReport::default();
     let mut waiting = Vec::new();
@@ -628,13 +651,16 @@ fn train_pass(
         if share.is_some_and(|s| !s[k]) {
             continue;
         }
-        if stop.load(Ordering::Relaxed) {
+        if board.stop.load(Ordering::Relaxed) {
             // Another job failed: its error is the one reported.
             break;
         }
         if group_size[groups[k]] > 1 {
             // A group is trained once, at its first batch; a share never splits one.
             if groups[k] == k {
+                if pass == Pass::Worker && !board.take(&out.join("batches").join(&batch.name)) {
+                    continue;
+                }
                 let members: Vec<&Batch> = (k..batches.len())
                     .filter(|&j| groups[j] == k)
                     .map(|j| &batches[j])
@@ -644,6 +670,9 @@ fn train_pass(
             continue;
         }
         let dir = out.join("batches").join(&batch.name);
+        if pass == Pass::Worker && !board.take(&dir) {
+            continue;
+        }
         let state = check_batch(&dir, &batch.config);
         if resume && state == BatchState::Done {
             if pass != Pass::Worker {
@@ -731,8 +760,9 @@ pub fn worth_jobs(units: usize, jobs: usize) -> bool {
 
 /// Trains the batches of `parts` (in order, each batch or group once) on `jobs` concurrent
 /// jobs, each taking the next one nobody has claimed and building its engines on
-/// `cores / jobs` threads, when [`worth_jobs`] says so; otherwise trains nothing. Returns
-/// what the jobs trained. Only trained batches move `bar` while the jobs run; afterwards its
+/// `cores / jobs` threads, when [`worth_jobs`] says so, and returns what they trained;
+/// otherwise trains nothing and returns `None`. After it, the full pass over each part must
+/// resume (skip complete batches) even without `resume`, or it would train them again. Only trained batches move `bar` while the jobs run; afterwards its
 /// position is put back, for the full pass over each part that follows (which finds them
 /// complete and counts every batch). A failure stops the other jobs at their next batch.
 pub fn train_concurrently(
@@ -740,7 +770,7 @@ pub fn train_concurrently(
     resume: bool,
     jobs: usize,
     bar: &ProgressBar,
-) -> Result<SweepReport, ExperimentError> {
+) -> Result<Option<SweepReport>, ExperimentError> {
     let units: usize = parts
         .iter()
         .map(|p| {
@@ -753,12 +783,12 @@ pub fn train_concurrently(
         .sum();
     let mut concurrent = SweepReport::default();
     if !worth_jobs(units, jobs) {
-        return Ok(concurrent);
+        return Ok(None);
     }
     let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
     let threads = (cores / jobs).max(1);
     let start = bar.position();
-    let stop = AtomicBool::new(false);
+    let board = JobBoard::default();
     let job = || {
         logit_reg_train::fused::with_thread_budget(threads, || {
             let mut report = SweepReport::default();
@@ -771,12 +801,12 @@ pub fn train_concurrently(
                     Pass::Worker,
                     bar,
                     &part.label,
-                    &stop,
+                    &board,
                 );
                 match result {
                     Ok(done) => report.add(&done),
                     Err(e) => {
-                        stop.store(true, Ordering::Relaxed);
+                        board.stop.store(true, Ordering::Relaxed);
                         return Err(e);
                     }
                 }
@@ -798,7 +828,7 @@ pub fn train_concurrently(
     for report in reports {
         concurrent.add(&report?);
     }
-    Ok(concurrent)
+    Ok(Some(concurrent))
 }
 
 /// [`run_sweep`] of `batches` (the expansion of `spec`), advancing `bar` by one per batch
@@ -836,7 +866,8 @@ pub fn run_sweep_with(
     let mut report = train_pass(
         batches,
         out,
-        resume,
+        // What the jobs trained is complete now, with or without resume.
+        resume || concurrent.is_some(),
         share,
         if share.is_some() {
             Pass::Shard
@@ -845,9 +876,10 @@ pub fn run_sweep_with(
         },
         bar,
         label,
-        &AtomicBool::new(false),
+        &JobBoard::default(),
     )?;
     // What the jobs trained, the pass found complete.
+    let concurrent = concurrent.unwrap_or_default();
     report.skipped -= concurrent.trained.min(report.skipped);
     report.trained += concurrent.trained;
     report.redone += concurrent.redone;

@@ -173,6 +173,18 @@ fn concurrent_jobs_train_each_batch_once_and_write_the_index_of_one_job() {
         let line = String::from_utf8_lossy(&again.stdout).to_string();
         assert_eq!(trained(&again), 0, "{line}");
         assert!(line.contains("8 complete and skipped"), "{line}");
+        // Without resume, each batch is trained again, once.
+        args.push("--no-resume");
+        let redo = output(&args);
+        assert!(redo.status.success(), "{}", text(&redo));
+        let line = String::from_utf8_lossy(&redo.stdout).to_string();
+        assert_eq!(trained(&redo), 8, "{line}");
+        assert!(line.contains("0 complete and skipped"), "{line}");
+        assert_eq!(
+            index_without_timing(&three.join("index.csv")),
+            index_without_timing(&one.join("index.csv")),
+            "{name}, retrained"
+        );
     }
 }
 

@@ -298,7 +298,8 @@ fn run_figure_with(
             &part.spec,
             part_batches,
             dir,
-            options.resume,
+            // What the jobs trained is complete now, with or without resume.
+            options.resume || concurrent.is_some(),
             None,
             1,
             bar,
@@ -339,6 +340,7 @@ fn run_figure_with(
         ));
     }
     // What the concurrent jobs trained, the passes over the parts found complete.
+    let concurrent = concurrent.unwrap_or_default();
     counts.skipped -= concurrent.trained.min(counts.skipped);
     counts.trained += concurrent.trained;
     counts.redone += concurrent.redone;
