@@ -31,10 +31,10 @@ pub struct StepTiming {
     pub engine: EngineName,
     /// Median milliseconds per step.
     pub ms_per_step: f64,
-    /// Bytes of X read per step (two passes for Burn, one for the fused engine) divided by the
-    /// median step time, in GB/s.
+    /// Bytes of X read per step (two passes for Burn, one for the fused engine; the N²/2
+    /// entries of the Gram triangle for the dual form) divided by the median step time, in GB/s.
     pub gb_per_s: f64,
-    /// `4·N·d·M` divided by the median step time, in GFLOP/s.
+    /// `4·N·d·M` (`2·N²·M` for the dual form) divided by the median step time, in GFLOP/s.
     pub gflop_per_s: f64,
 }
 
@@ -129,14 +129,20 @@ pub fn time_gd_step(
     } else {
         2
     };
+    // The dual form steps through the N²/2 entries of the Gram triangle, 2N²M flops; the
+    // others through X, 4NdM flops.
+    let (read_bytes, flops) = match outcome.fused_kernel {
+        Some(logit_reg_train::fused::FusedKernel::Dual) => (n * n / 2 * bytes, 2 * n * n * m),
+        _ => (passes * n * d * bytes, 4 * n * d * m),
+    };
     Ok(StepTiming {
         n,
         d,
         m,
         engine: outcome.engine,
         ms_per_step: secs * 1e3,
-        gb_per_s: (passes * n * d * bytes) as f64 / secs / 1e9,
-        gflop_per_s: (4 * n * d * m) as f64 / secs / 1e9,
+        gb_per_s: read_bytes as f64 / secs / 1e9,
+        gflop_per_s: flops as f64 / secs / 1e9,
     })
 }
 

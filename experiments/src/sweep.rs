@@ -700,20 +700,17 @@ fn train_pass(
                     train_batch(batch, &dir, redo, &mut report)?;
                 }
             }
-            Acquired::Held(holder) => match pass {
-                Pass::Worker => continue,
-                Pass::Shard => {
-                    let who = holder.map(|h| h.describe()).unwrap_or_default();
-                    tracing::info!("batch {} is being trained by {who}", dir.display());
+            Acquired::Held(_) if pass == Pass::Worker => continue,
+            Acquired::Held(holder) => {
+                let who = holder.map(|h| h.describe()).unwrap_or_default();
+                tracing::info!("batch {} is being trained by {who}", dir.display());
+                if pass == Pass::Shard {
                     report.left_to_others += 1;
-                }
-                Pass::Full => {
-                    let who = holder.map(|h| h.describe()).unwrap_or_default();
-                    tracing::info!("batch {} is being trained by {who}", dir.display());
+                } else {
                     waiting.push((batch, dir));
                     continue;
                 }
-            },
+            }
         }
         bar.inc(1);
     }
@@ -762,9 +759,10 @@ pub fn worth_jobs(units: usize, jobs: usize) -> bool {
 /// jobs, each taking the next one nobody has claimed and building its engines on
 /// `cores / jobs` threads, when [`worth_jobs`] says so, and returns what they trained;
 /// otherwise trains nothing and returns `None`. After it, the full pass over each part must
-/// resume (skip complete batches) even without `resume`, or it would train them again. Only trained batches move `bar` while the jobs run; afterwards its
-/// position is put back, for the full pass over each part that follows (which finds them
-/// complete and counts every batch). A failure stops the other jobs at their next batch.
+/// resume (skip complete batches) even without `resume`, or it would train them again. Only
+/// trained batches move `bar` while the jobs run; afterwards its position is put back, for the
+/// full pass over each part that follows (which finds them complete and counts every batch).
+/// A failure stops the other jobs at their next batch.
 pub fn train_concurrently(
     parts: &[SweepPart],
     resume: bool,
@@ -781,7 +779,6 @@ pub fn train_concurrently(
                 .count()
         })
         .sum();
-    let mut concurrent = SweepReport::default();
     if !worth_jobs(units, jobs) {
         return Ok(None);
     }
@@ -825,6 +822,7 @@ pub fn train_concurrently(
             .collect()
     });
     bar.set_position(start);
+    let mut concurrent = SweepReport::default();
     for report in reports {
         concurrent.add(&report?);
     }

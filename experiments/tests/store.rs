@@ -157,34 +157,28 @@ fn concurrent_jobs_train_each_batch_once_and_write_the_index_of_one_job() {
         let jobs = if name == "single" { "3" } else { "2" };
         let mut args = sweep_args(&spec, three_s, None);
         args.extend(["--jobs", jobs]);
-        let concurrent = output(&args);
-        assert!(concurrent.status.success(), "{}", text(&concurrent));
-        let line = String::from_utf8_lossy(&concurrent.stdout).to_string();
-        assert_eq!(trained(&concurrent), 8, "{line}");
-        assert!(line.contains("0 complete and skipped"), "{line}");
-        assert_eq!(
-            index_without_timing(&three.join("index.csv")),
-            index_without_timing(&one.join("index.csv")),
-            "{name}"
-        );
+        // Runs the sweep with the jobs and checks its counts and its index.
+        let check = |args: &[&str], trained_now: usize, skipped: usize, when: &str| {
+            let o = output(args);
+            assert!(o.status.success(), "{}", text(&o));
+            let line = String::from_utf8_lossy(&o.stdout).to_string();
+            assert_eq!(trained(&o), trained_now, "{name}, {when}: {line}");
+            assert!(
+                line.contains(&format!("{skipped} complete and skipped")),
+                "{name}, {when}: {line}"
+            );
+            assert_eq!(
+                index_without_timing(&three.join("index.csv")),
+                index_without_timing(&one.join("index.csv")),
+                "{name}, {when}"
+            );
+        };
+        check(&args, 8, 0, "first");
         // Resumed, the jobs find everything complete.
-        let again = output(&args);
-        assert!(again.status.success(), "{}", text(&again));
-        let line = String::from_utf8_lossy(&again.stdout).to_string();
-        assert_eq!(trained(&again), 0, "{line}");
-        assert!(line.contains("8 complete and skipped"), "{line}");
+        check(&args, 0, 8, "resumed");
         // Without resume, each batch is trained again, once.
         args.push("--no-resume");
-        let redo = output(&args);
-        assert!(redo.status.success(), "{}", text(&redo));
-        let line = String::from_utf8_lossy(&redo.stdout).to_string();
-        assert_eq!(trained(&redo), 8, "{line}");
-        assert!(line.contains("0 complete and skipped"), "{line}");
-        assert_eq!(
-            index_without_timing(&three.join("index.csv")),
-            index_without_timing(&one.join("index.csv")),
-            "{name}, retrained"
-        );
+        check(&args, 8, 0, "retrained");
     }
 }
 
