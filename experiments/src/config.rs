@@ -294,8 +294,8 @@ pub struct TrainConfig {
     /// Threads of the fused engine (0: the available cores, at most 8); results do not depend
     /// on it.
     pub threads: usize,
-    /// The fused engine's kernel: auto (default; blocked from 16 runs on and for K classes),
-    /// pipelined (binary only) or blocked.
+    /// The fused engine's kernel: auto (default; the dual form for binary GD from d ≥ 0.7 N,
+    /// else blocked from 8 runs on and for K classes), pipelined (binary only), blocked or dual.
     /// Left out of `config.json` when it is `auto`, so that a sweep stored before this key
     /// existed still resumes.
     #[serde(skip_serializing_if = "FusedKernel::is_auto")]
@@ -610,7 +610,7 @@ pub const FIELDS: &[(&str, &str)] = &[
     ),
     (
         "train.fused_kernel",
-        "auto (dual for binary gd runs with d >= 0.75 N and train.grad_tol = 0; else blocked from 16 runs on and for multi-class runs, else pipelined) | pipelined (matrix-vector, binary only, fastest for a few runs) | blocked (GEMM per block of 16-128 rows) | dual (GD in the span of the training rows, one product with the upper triangle of the N×N Gram matrix a step; binary gd only); all agree to rounding",
+        "auto (dual for binary gd runs with d >= 0.7 N and train.grad_tol = 0; else blocked from 8 runs on and for multi-class runs, else pipelined) | pipelined (matrix-vector, binary only, fastest for a few runs) | blocked (GEMM per block of 16-128 rows) | dual (GD in the span of the training rows, one product with the upper triangle of the N×N Gram matrix a step; binary gd only); all agree to rounding",
     ),
     (
         "train.group_by_draw",

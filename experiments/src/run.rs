@@ -85,14 +85,19 @@ pub fn takes_dual_form(config: &RunConfig) -> bool {
     if resolve_engine(config) != EngineName::Fused {
         return false;
     }
-    let binary_gd = config.is_binary()
-        && config.train.optimizer == OptimizerName::Gd
-        && config.train.grad_tol == 0.0;
+    let binary_gd = config.is_binary() && config.train.optimizer == OptimizerName::Gd;
     match config.train.fused_kernel {
         FusedKernel::Dual => true,
-        FusedKernel::Auto if binary_gd && !config.is_real() => {
+        // A real data set's width is known only once its file is read.
+        FusedKernel::Auto if !config.is_real() => {
             let width = config.data.d + usize::from(config.train.group_by_draw);
-            FusedKernel::Auto.with_dual_form(config.data.n, width) == FusedKernel::Dual
+            let chosen = FusedKernel::Auto.with_dual_form(
+                binary_gd,
+                config.train.grad_tol,
+                config.data.n,
+                width,
+            );
+            chosen == FusedKernel::Dual
         }
         _ => false,
     }

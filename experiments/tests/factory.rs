@@ -147,7 +147,7 @@ fn step_loop_work_counts_two_products_per_step_and_one_read_of_x() {
             x_bytes: 50.0 * 100.0 * 10.0 * 4.0,
         })
     );
-    // d ≥ 0.75 N takes the dual form: 2 · N² · M flops a step and half the N × N Gram matrix
+    // d ≥ 0.7 N takes the dual form: 2 · N² · M flops a step and half the N × N Gram matrix
     // read, plus N² · d once to form it; the primal form when asked for.
     let wide = cfg(&[
         "data.n=100",

@@ -303,13 +303,12 @@ fn fused_setup<M: LogitModel>(
             weight_decay,
             sum_data_term,
             threads: spec.threads,
-            // A gradient-norm tolerance would cost the dual form a second product a step.
-            kernel: match (optimizer, &problem.labels) {
-                (FusedOptimizer::Gd, Labels::Binary { .. }) if spec.grad_tol == 0.0 => {
-                    spec.fused_kernel.with_dual_form(problem.n, problem.d)
-                }
-                _ => spec.fused_kernel,
-            },
+            kernel: spec.fused_kernel.with_dual_form(
+                optimizer == FusedOptimizer::Gd && matches!(problem.labels, Labels::Binary { .. }),
+                spec.grad_tol,
+                problem.n,
+                problem.d,
+            ),
         },
     })
 }

@@ -164,10 +164,13 @@ fn train_group_in<T: HostFloat>(
         weight_decay: spec.weight_decay,
         sum_data_term: spec.sum_data_term,
         threads: spec.threads,
-        kernel: match spec.optimizer {
-            FusedOptimizer::Gd => spec.kernel.with_dual_form(labels.len(), d + 1),
-            _ => spec.kernel,
-        },
+        // A group has no gradient tolerance (its runs take every step).
+        kernel: spec.kernel.with_dual_form(
+            spec.optimizer == FusedOptimizer::Gd,
+            0.0,
+            labels.len(),
+            d + 1,
+        ),
     };
     let mut engine = FusedEngine::<T>::new_mapped(base, d, &weights, &maps, fused);
     let kernel = engine.kernel();

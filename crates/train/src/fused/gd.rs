@@ -17,16 +17,19 @@ use super::team::{
     softmax_part_objective, team_size, write,
 };
 
-/// Fewest runs for which [`FusedKernel::Auto`] picks the blocked kernel (BENCHMARKS.md
-/// compares the two kernels at M = 1, 8 and 32).
-pub const BLOCKED_MIN_RUNS: usize = 16;
+/// Fewest runs for which [`FusedKernel::Auto`] picks the blocked kernel: from 8 runs on its
+/// GEMMs are ahead of the pipelined tiles at N = 2000 and d = 400 to 1,400, both on two
+/// threads and as each of two concurrent one-thread jobs; at 6 they tie (BENCHMARKS.md,
+/// "Choosing the kernel").
+pub const BLOCKED_MIN_RUNS: usize = 8;
 
 /// Fewest inputs per sample (width/N) from which [`FusedKernel::Auto`] trains binary GD runs in
 /// the dual form. Its step (`2N²` flops a run, N²/2 entries read) does less work than the
-/// primal one (`4N·width`, N·width) from width = N/2 on; measured at N = 2000 the two tie
-/// near width = 0.7 N in f32 and the dual form is ahead there in f64 (BENCHMARKS.md, "The dual
-/// form").
-pub const DUAL_MIN_RATIO: f64 = 0.75;
+/// primal one (`4N·width`, N·width) from width = N/2 on. Measured at N = 2000 in f32, the dual
+/// form is ahead from width ≈ 0.5 N on for 1 to 6 runs as each of two concurrent one-thread
+/// jobs, and from 0.6 N (4 to 6 runs) to 0.8 N (12 runs) on two threads; 0.7 N takes it for the
+/// paper's standard λ = d/N = 0.7 (BENCHMARKS.md, "Choosing the kernel").
+pub const DUAL_MIN_RATIO: f64 = 0.7;
 
 /// How the fused engine computes a step. Both compute the same gradient; they sum it in
 /// different orders, so their results agree to rounding, not bit for bit. Either one gives
@@ -67,13 +70,19 @@ impl FusedKernel {
         *self == Self::Auto
     }
 
-    /// For binary runs by GD on `n` samples of `width` inputs each (the base matrix's width
-    /// for column maps), whose gradient norms are not asked for at every step: `Auto` becomes
-    /// [`FusedKernel::Dual`] from `width ≥ DUAL_MIN_RATIO·n` on, where a step of the dual form
-    /// is the faster one ([`DUAL_MIN_RATIO`]). Any other choice is kept.
-    pub fn with_dual_form(self, n: usize, width: usize) -> Self {
+    /// The one rule for the dual form: `Auto` becomes [`FusedKernel::Dual`] for binary runs
+    /// by GD (`binary_gd`) whose gradient norms are not asked for at every step
+    /// (`grad_tol == 0`: the dual form would pay a second product a step for them), on `n`
+    /// samples of `width` inputs each (the base matrix's width for column maps), from
+    /// `width ≥ DUAL_MIN_RATIO·n` on, where a step of the dual form is the faster one
+    /// ([`DUAL_MIN_RATIO`]). Any other choice is kept.
+    pub fn with_dual_form(self, binary_gd: bool, grad_tol: f64, n: usize, width: usize) -> Self {
         match self {
-            Self::Auto if width as f64 >= DUAL_MIN_RATIO * n as f64 => Self::Dual,
+            Self::Auto
+                if binary_gd && grad_tol == 0.0 && width as f64 >= DUAL_MIN_RATIO * n as f64 =>
+            {
+                Self::Dual
+            }
             chosen => chosen,
         }
     }

@@ -352,6 +352,30 @@ fn check_gradient(n: usize, d: usize, kernel: FusedKernel) {
 }
 
 #[test]
+fn the_dual_form_is_chosen_by_one_rule() {
+    // At N = 2000: from width 0.7 N = 1400 on, for binary GD without a gradient tolerance.
+    let n = 2000;
+    let at = (DUAL_MIN_RATIO * n as f64).ceil() as usize;
+    assert_eq!(at, 1400);
+    let auto = FusedKernel::Auto;
+    assert_eq!(auto.with_dual_form(true, 0.0, n, at), FusedKernel::Dual);
+    assert_eq!(auto.with_dual_form(true, 0.0, n, 3000), FusedKernel::Dual);
+    assert_eq!(auto.with_dual_form(true, 0.0, n, at - 1), FusedKernel::Auto);
+    // Not binary GD (Adam, or K classes), or with the gradient norms asked for each step.
+    assert_eq!(auto.with_dual_form(false, 0.0, n, 3000), FusedKernel::Auto);
+    assert_eq!(auto.with_dual_form(true, 1e-6, n, 3000), FusedKernel::Auto);
+    // A kernel asked for is kept.
+    for kernel in [
+        FusedKernel::Pipelined,
+        FusedKernel::Blocked,
+        FusedKernel::Dual,
+    ] {
+        assert_eq!(kernel.with_dual_form(true, 0.0, n, 3000), kernel);
+        assert_eq!(kernel.with_dual_form(false, 0.0, n, 10), kernel);
+    }
+}
+
+#[test]
 fn suspect_margins_are_flagged_per_run() {
     // The auto kernel by run count.
     assert_eq!(
