@@ -19,7 +19,7 @@ import re
 import sys
 
 TIMING = [
-    (re.compile(r"training time [0-9.]+ (s|min|h) \(sum over batches\); "
+    (re.compile(r"training time [0-9.]+ (s|min|h) \(sum over batches[^)]*\); "
                 r"this invocation [0-9.]+ (s|min|h)(: [^.]*)?\."), "TIMING."),
     (re.compile(r"training time [0-9.]+ (s|min|h) in total .*?; "
                 r"this invocation took [0-9.]+ (s|min|h)\."), "TIMING."),

@@ -614,7 +614,7 @@ pub const FIELDS: &[(&str, &str)] = &[
     ),
     (
         "train.group_by_draw",
-        "false | true: in a sweep, train together the batches that share one data draw (differing only in data.sigma_f, and in data.sigma_n with shared noise draws), one pass over the draw per step for all their runs; binary linear runs, gd or full-batch adam, train.grad_tol = 0; they agree to rounding with batches trained alone",
+        "false | true: in a sweep or across a figure's parts, train together the batches that share one data draw (differing only in data.sigma_f, in data.sigma_n with shared noise draws, and in their start, train.init_std and train.init_index), one pass over the draw per step for all their runs; binary linear runs, gd or full-batch adam, train.grad_tol = 0; they agree to rounding with batches trained alone",
     ),
     (
         "train.lr",

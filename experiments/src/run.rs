@@ -648,8 +648,9 @@ fn finish_in_dir(
 
 /// The key that the batches trained together ([`execute_group`]) share: the config with the
 /// values a group may differ in set aside (μ_f and σ_f; σ_n too under shared noise draws, whose
-/// data seed does not depend on it; α and η, which are per run anyway). `None` for a config
-/// that trains alone: `train.group_by_draw` unset, or an exact solver.
+/// data seed does not depend on it; α and η, which are per run anyway; the start,
+/// `train.init_std` and `train.init_index`, which each batch draws for its own runs). `None`
+/// for a config that trains alone: `train.group_by_draw` unset, or an exact solver.
 pub fn group_key(config: &RunConfig) -> Option<String> {
     if !config.train.group_by_draw || config.train.optimizer.is_exact() {
         return None;
@@ -662,6 +663,8 @@ pub fn group_key(config: &RunConfig) -> Option<String> {
     }
     key.loss.alpha = crate::config::PerRun::One(0.0);
     key.train.lr = crate::config::PerRun::One(0.0);
+    key.train.init_std = 0.0;
+    key.train.init_index = 0;
     serde_json::to_string(&key).ok()
 }
 
@@ -691,7 +694,7 @@ pub fn execute_group(
                 "train.group_by_draw",
                 "true",
                 "batches that differ only in data.mu_f, data.sigma_f, data.sigma_n (shared \
-                 noise draws), loss.alpha and train.lr",
+                 noise draws), loss.alpha, train.lr, train.init_std and train.init_index",
             ));
         }
     }

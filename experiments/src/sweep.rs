@@ -344,9 +344,17 @@ pub fn batch_cost(config: &RunConfig) -> f64 {
 /// The group of each batch: the index of the first batch with the same [`group_key`] (the
 /// batches a sweep trains together under `train.group_by_draw`), or its own index.
 pub fn batch_groups(batches: &[Batch]) -> Vec<usize> {
+    part_groups(&[batches])
+}
+
+/// [`batch_groups`] over the batches of several parts taken together (a figure's parts, in
+/// order): indices into their concatenation. A figure trains the batches of all its parts that
+/// share a draw as one group, such as figure 16's runs from S = 0 and from a random start.
+pub fn part_groups(parts: &[&[Batch]]) -> Vec<usize> {
     let mut first = std::collections::HashMap::new();
-    batches
+    parts
         .iter()
+        .flat_map(|batches| batches.iter())
         .enumerate()
         .map(|(k, b)| match group_key(&b.config) {
             Some(key) => *first.entry(key).or_insert(k),
@@ -497,23 +505,19 @@ fn train_batch(
     }
 }
 
-/// Trains the batches of one group (see [`batch_groups`]) together, when any of them is not
-/// complete: claims every member's directory first (a shard leaves the group to another
+/// Trains the batches of one group (see [`batch_groups`] and [`part_groups`]), in their
+/// directories `dirs`, together, when any of them is not complete: claims every member's directory first (a shard leaves the group to another
 /// process holding one of them; a full sweep waits for it), then trains the whole group and
 /// writes the members that need it. Advances `bar` by one per member.
 fn train_group(
     members: &[&Batch],
-    out: &Path,
+    dirs: &[PathBuf],
     resume: bool,
     pass: Pass,
     bar: &ProgressBar,
     label: &str,
     report: &mut SweepReport,
 ) -> Result<(), ExperimentError> {
-    let dirs: Vec<PathBuf> = members
-        .iter()
-        .map(|b| out.join("batches").join(&b.name))
-        .collect();
     let complete =
         |k: usize| resume && check_batch(&dirs[k], &members[k].config) == BatchState::Done;
     if (0..members.len()).all(complete) {
@@ -524,7 +528,7 @@ fn train_group(
         return Ok(());
     }
     let mut claims = Vec::with_capacity(members.len());
-    for dir in &dirs {
+    for dir in dirs {
         std::fs::create_dir_all(dir).map_err(|e| ExperimentError::io(dir, e))?;
         match DirLock::try_acquire(&dir.join(CLAIM))? {
             Acquired::Mine(claim, _) => claims.push(claim),
@@ -560,7 +564,7 @@ fn train_group(
             names.join(","),
             members.len()
         ));
-        for (state, dir) in states.iter().zip(&dirs) {
+        for (state, dir) in states.iter().zip(dirs) {
             if let BatchState::Bad(reason) = state
                 && resume
             {
@@ -627,28 +631,42 @@ impl JobBoard {
     }
 }
 
-/// One pass over `batches` (those marked in `share`, if given) in `pass`'s manner: trains each
+/// One pass over the batches of `parts` (those marked in a part's `share`, if given) in
+/// `pass`'s manner, with `groups` over their concatenation ([`part_groups`]): trains each
 /// batch or group that is not complete and that it can claim, and returns the counts.
-#[allow(clippy::too_many_arguments)]
 fn train_pass(
-    batches: &[Batch],
-    out: &Path,
+    parts: &[SweepPart],
+    groups: &[usize],
     resume: bool,
-    share: Option<&[bool]>,
     pass: Pass,
     bar: &ProgressBar,
-    label: &str,
     board: &JobBoard,
 ) -> Result<SweepReport, ExperimentError> {
     let mut report = SweepReport::default();
     let mut waiting = Vec::new();
-    let groups = batch_groups(batches);
-    let mut group_size = vec![0usize; batches.len()];
-    for &g in &groups {
+    // Every batch of every part: the batch, its directory, whether it is in the share, and
+    // its part's label.
+    let items: Vec<(&Batch, PathBuf, bool, &str)> = parts
+        .iter()
+        .flat_map(|part| {
+            part.batches.iter().enumerate().map(|(k, batch)| {
+                (
+                    batch,
+                    part.out.join("batches").join(&batch.name),
+                    part.share.is_none_or(|s| s[k]),
+                    part.label.as_str(),
+                )
+            })
+        })
+        .collect();
+    assert_eq!(groups.len(), items.len(), "one group per batch");
+    let mut group_size = vec![0usize; items.len()];
+    for &g in groups {
         group_size[g] += 1;
     }
-    for (k, batch) in batches.iter().enumerate() {
-        if share.is_some_and(|s| !s[k]) {
+    for (k, (batch, dir, selected, label)) in items.iter().enumerate() {
+        let (batch, label) = (*batch, *label);
+        if !selected {
             continue;
         }
         if board.stop.load(Ordering::Relaxed) {
@@ -658,18 +676,17 @@ fn train_pass(
         if group_size[groups[k]] > 1 {
             // A group is trained once, at its first batch; a share never splits one.
             if groups[k] == k {
-                if pass == Pass::Worker && !board.take(&out.join("batches").join(&batch.name)) {
+                if pass == Pass::Worker && !board.take(dir) {
                     continue;
                 }
-                let members: Vec<&Batch> = (k..batches.len())
-                    .filter(|&j| groups[j] == k)
-                    .map(|j| &batches[j])
-                    .collect();
-                train_group(&members, out, resume, pass, bar, label, &mut report)?;
+                let members: Vec<usize> = (k..items.len()).filter(|&j| groups[j] == k).collect();
+                let batches: Vec<&Batch> = members.iter().map(|&j| items[j].0).collect();
+                let dirs: Vec<PathBuf> = members.iter().map(|&j| items[j].1.clone()).collect();
+                train_group(&batches, &dirs, resume, pass, bar, label, &mut report)?;
             }
             continue;
         }
-        let dir = out.join("batches").join(&batch.name);
+        let dir = dir.clone();
         if pass == Pass::Worker && !board.take(&dir) {
             continue;
         }
@@ -707,14 +724,14 @@ fn train_pass(
                 if pass == Pass::Shard {
                     report.left_to_others += 1;
                 } else {
-                    waiting.push((batch, dir));
+                    waiting.push((batch, dir, label));
                     continue;
                 }
             }
         }
         bar.inc(1);
     }
-    for (batch, dir) in waiting {
+    for (batch, dir, label) in waiting {
         bar.set_message(format!("{label}{} (waiting for its holder)", batch.name));
         let _claim = DirLock::acquire_waiting(&dir.join(CLAIM))?;
         match check_batch(&dir, &batch.config) {
@@ -755,78 +772,66 @@ pub fn worth_jobs(units: usize, jobs: usize) -> bool {
     jobs > 1 && (units >= 2 * jobs || (units >= jobs && units.is_multiple_of(jobs)))
 }
 
-/// Trains the batches of `parts` (in order, each batch or group once) on `jobs` concurrent
-/// jobs, each taking the next one nobody has claimed and building its engines on
-/// `cores / jobs` threads, when [`worth_jobs`] says so, and returns what they trained;
-/// otherwise trains nothing and returns `None`. After it, the full pass over each part must
-/// resume (skip complete batches) even without `resume`, or it would train them again. Only
-/// trained batches move `bar` while the jobs run; afterwards its position is put back, for the
-/// full pass over each part that follows (which finds them complete and counts every batch).
-/// A failure stops the other jobs at their next batch.
+/// Trains the batches of `parts` (in order, each batch or group once) that are not complete,
+/// with the batches of all the parts that share a draw as one group ([`part_groups`]), and
+/// returns what it trained. On `jobs` concurrent jobs when [`worth_jobs`] says so, each taking
+/// the next unit nobody has claimed and building its engines on `cores / jobs` threads;
+/// otherwise on the calling thread with every core. A batch that another process holds is
+/// left to it. After it, the pass over each part ([`finish_sweep`]) must resume (skip complete
+/// batches) even without `resume`, or it would train them again. Only trained batches move
+/// `bar` here; afterwards its position is put back, for that pass (which finds them complete
+/// and counts every batch). A failure stops the other jobs at their next unit.
 pub fn train_concurrently(
     parts: &[SweepPart],
     resume: bool,
     jobs: usize,
     bar: &ProgressBar,
-) -> Result<Option<SweepReport>, ExperimentError> {
-    let units: usize = parts
+) -> Result<SweepReport, ExperimentError> {
+    let batches: Vec<&[Batch]> = parts.iter().map(|p| p.batches).collect();
+    let groups = part_groups(&batches);
+    let selected: Vec<bool> = parts
         .iter()
-        .map(|p| {
-            batch_groups(p.batches)
-                .iter()
-                .enumerate()
-                .filter(|(k, g)| *k == **g && p.share.is_none_or(|s| s[*k]))
-                .count()
-        })
-        .sum();
-    if !worth_jobs(units, jobs) {
-        return Ok(None);
-    }
-    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
-    let threads = (cores / jobs).max(1);
+        .flat_map(|p| (0..p.batches.len()).map(|k| p.share.is_none_or(|s| s[k])))
+        .collect();
+    let units = groups
+        .iter()
+        .enumerate()
+        .filter(|(k, g)| *k == **g && selected[*k])
+        .count();
     let start = bar.position();
     let board = JobBoard::default();
+    let jobs = if worth_jobs(units, jobs) { jobs } else { 1 };
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    let threads = (cores / jobs).max(1);
     let job = || {
-        logit_reg_train::fused::with_thread_budget(threads, || {
-            let mut report = SweepReport::default();
-            for part in parts {
-                let result = train_pass(
-                    part.batches,
-                    part.out,
-                    resume,
-                    part.share,
-                    Pass::Worker,
-                    bar,
-                    &part.label,
-                    &board,
-                );
-                match result {
-                    Ok(done) => report.add(&done),
-                    Err(e) => {
-                        board.stop.store(true, Ordering::Relaxed);
-                        return Err(e);
-                    }
-                }
-            }
-            Ok(report)
+        let result = logit_reg_train::fused::with_thread_budget(threads, || {
+            train_pass(parts, &groups, resume, Pass::Worker, bar, &board)
+        });
+        if result.is_err() {
+            board.stop.store(true, Ordering::Relaxed);
+        }
+        result
+    };
+    let reports: Vec<Result<SweepReport, ExperimentError>> = if jobs == 1 {
+        vec![job()]
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..jobs).map(|_| scope.spawn(job)).collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
         })
     };
-    let reports: Vec<Result<SweepReport, ExperimentError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..jobs).map(|_| scope.spawn(job)).collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    });
     bar.set_position(start);
-    let mut concurrent = SweepReport::default();
+    let mut trained = SweepReport::default();
     for report in reports {
-        concurrent.add(&report?);
+        trained.add(&report?);
     }
-    Ok(Some(concurrent))
+    Ok(trained)
 }
 
 /// [`run_sweep`] of `batches` (the expansion of `spec`), advancing `bar` by one per batch
@@ -838,9 +843,9 @@ pub fn train_concurrently(
 /// complete (waiting for batches that others are training, then verifying them) and
 /// `out/index.csv` is written.
 ///
-/// With `jobs` > 1 and enough units of work ([`worth_jobs`]), `jobs` threads first train the
-/// batches concurrently ([`train_concurrently`]); the usual pass then finds them complete.
-/// Results are the same as with one job: they depend neither on the thread count nor on the
+/// The batches are trained by [`train_concurrently`] (on `jobs` concurrent jobs where there
+/// are enough units of work, [`worth_jobs`]), and then [`finish_sweep`] counts them.
+/// Results are the same for any `jobs`: they depend neither on the thread count nor on the
 /// order in which batches are trained.
 #[allow(clippy::too_many_arguments)]
 pub fn run_sweep_with(
@@ -860,27 +865,45 @@ pub fn run_sweep_with(
         share,
         label: label.to_string(),
     };
-    let concurrent = train_concurrently(std::slice::from_ref(&part), resume, jobs, bar)?;
-    let mut report = train_pass(
+    let trained = train_concurrently(std::slice::from_ref(&part), resume, jobs, bar)?;
+    let mut report = finish_sweep(spec, batches, out, share, bar, label)?;
+    // What the jobs trained, the pass found complete.
+    report.skipped -= trained.trained.min(report.skipped);
+    report.trained += trained.trained;
+    report.redone += trained.redone;
+    Ok(report)
+}
+
+/// The pass over a sweep's batches after [`train_concurrently`] has trained them: counts each
+/// complete batch as skipped, waits for the batches that other processes hold (a shard,
+/// `share`, leaves them to their holders) and trains what is still missing then, and, without
+/// a share, writes `out/index.csv` from every batch's summary.
+pub fn finish_sweep(
+    spec: &SweepSpec,
+    batches: &[Batch],
+    out: &Path,
+    share: Option<&[bool]>,
+    bar: &ProgressBar,
+    label: &str,
+) -> Result<SweepReport, ExperimentError> {
+    let part = SweepPart {
         batches,
         out,
-        // What the jobs trained is complete now, with or without resume.
-        resume || concurrent.is_some(),
         share,
+        label: label.to_string(),
+    };
+    let mut report = train_pass(
+        std::slice::from_ref(&part),
+        &batch_groups(batches),
+        true,
         if share.is_some() {
             Pass::Shard
         } else {
             Pass::Full
         },
         bar,
-        label,
         &JobBoard::default(),
     )?;
-    // What the jobs trained, the pass found complete.
-    let concurrent = concurrent.unwrap_or_default();
-    report.skipped -= concurrent.trained.min(report.skipped);
-    report.trained += concurrent.trained;
-    report.redone += concurrent.redone;
     if share.is_some() {
         return Ok(report);
     }

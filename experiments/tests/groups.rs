@@ -115,6 +115,13 @@ fn grouped_batches_match_the_same_batches_trained_alone() {
     grouped_matches_alone("group-gd", GD_SWEEP, &grouped(GD_SWEEP), &[(8, 16)]);
     // Adam with weight decay from a random start, a draw per σ_n: 3 batches of one run.
     grouped_matches_alone("group-adam", ADAM_SWEEP, &grouped(ADAM_SWEEP), &[(3, 3)]);
+    // Runs from S = 0 and from a random start share their draw (each batch draws its own
+    // start): a group of 16 batches (32 runs) per seed.
+    let starts = GD_SWEEP.replace(
+        "seed = [1, 2]",
+        "seed = [1, 2]\n\"train.init_std\" = [0.0, 0.05]",
+    );
+    grouped_matches_alone("group-starts", &starts, &grouped(&starts), &[(16, 32)]);
 }
 
 #[test]

@@ -53,7 +53,7 @@ use crate::output::write_atomic;
 use crate::progress;
 use crate::shard::Shard;
 use crate::sweep::{
-    Batch, StepLoopWork, SweepReport, batch_cost, batch_groups, run_sweep_with, step_loop_work,
+    Batch, StepLoopWork, SweepReport, batch_cost, finish_sweep, part_groups, step_loop_work,
 };
 
 /// Options of a figure run.
@@ -136,6 +136,13 @@ impl FigurePlan {
             .collect()
     }
 
+    /// The group of each batch, parts in order ([`part_groups`]: the batches of all parts
+    /// that share a draw train together).
+    pub fn groups(&self) -> Vec<usize> {
+        let parts: Vec<&[Batch]> = self.batches.iter().map(Vec::as_slice).collect();
+        part_groups(&parts)
+    }
+
     /// The number of batches over all parts.
     pub fn batch_count(&self) -> usize {
         self.batches.iter().map(Vec::len).sum()
@@ -152,12 +159,12 @@ pub fn train_share(
     options: &FigureOptions,
 ) -> Result<SweepReport, ExperimentError> {
     let costs: Vec<f64> = plans.iter().flat_map(FigurePlan::costs).collect();
-    // Batches trained together (train.group_by_draw) go to one shard: group ids made unique
-    // over all parts by their offset.
+    // Batches trained together (train.group_by_draw, over all parts of a figure) go to one
+    // shard: group ids made unique over all figures by their offset.
     let mut groups = Vec::with_capacity(costs.len());
-    for batches in plans.iter().flat_map(|p| &p.batches) {
+    for plan in plans {
         let offset = groups.len();
-        groups.extend(batch_groups(batches).into_iter().map(|g| offset + g));
+        groups.extend(plan.groups().into_iter().map(|g| offset + g));
     }
     let selected = shard.select_grouped(&costs, &groups);
     let bar = progress::bar(
@@ -169,24 +176,41 @@ pub fn train_share(
     let mut total = SweepReport::default();
     let mut offset = 0;
     for (plan, dir) in plans.iter().zip(dirs) {
+        let mut sweep_parts = Vec::new();
         for (part, batches) in plan.preset.parts.iter().zip(&plan.batches) {
             let share = &selected[offset..offset + batches.len()];
             offset += batches.len();
+            let part_dir = dir.join("parts").join(&part.name);
+            if share.iter().any(|s| *s) {
+                crate::sweep::prepare_part(&part_dir, batches, true)?;
+            }
+            sweep_parts.push((part, batches, part_dir, share));
+        }
+        let parts: Vec<crate::sweep::SweepPart> = sweep_parts
+            .iter()
+            .map(|(part, batches, part_dir, share)| crate::sweep::SweepPart {
+                batches,
+                out: part_dir,
+                share: Some(share),
+                label: format!("figure {} part {} ", plan.id, part.name),
+            })
+            .collect();
+        let trained = crate::sweep::train_concurrently(&parts, options.resume, options.jobs, &bar);
+        let trained = match trained {
+            Ok(trained) => trained,
+            Err(e) => {
+                progress::finish(&bar);
+                return Err(e);
+            }
+        };
+        for (part, batches, part_dir, share) in &sweep_parts {
             if !share.iter().any(|s| *s) {
                 continue;
             }
-            let part_dir = dir.join("parts").join(&part.name);
             let label = format!("figure {} part {} ", plan.id, part.name);
-            let report = run_sweep_with(
-                &part.spec,
-                batches,
-                &part_dir,
-                options.resume,
-                Some(share),
-                options.jobs,
-                &bar,
-                &label,
-            );
+            // What the jobs trained is complete now: this pass counts it and leaves the
+            // batches other processes hold to them.
+            let report = finish_sweep(&part.spec, batches, part_dir, Some(share), &bar, &label);
             let report = match report {
                 Ok(report) => report,
                 Err(e) => {
@@ -196,6 +220,9 @@ pub fn train_share(
             };
             total.add(&report);
         }
+        total.skipped -= trained.trained.min(total.skipped);
+        total.trained += trained.trained;
+        total.redone += trained.redone;
     }
     progress::finish(&bar);
     tracing::info!("shard {shard}: {}", total.counts());
@@ -294,14 +321,12 @@ fn run_figure_with(
             preset.parts.len(),
             options.scale.name()
         );
-        let sweep = run_sweep_with(
+        // What the jobs trained is complete now, with or without resume.
+        let sweep = finish_sweep(
             &part.spec,
             part_batches,
             dir,
-            // What the jobs trained is complete now, with or without resume.
-            options.resume || concurrent.is_some(),
             None,
-            1,
             bar,
             &part_label(k, &part.name),
         )?;
@@ -340,7 +365,6 @@ fn run_figure_with(
         ));
     }
     // What the concurrent jobs trained, the passes over the parts found complete.
-    let concurrent = concurrent.unwrap_or_default();
     counts.skipped -= concurrent.trained.min(counts.skipped);
     counts.trained += concurrent.trained;
     counts.redone += concurrent.redone;
@@ -491,7 +515,7 @@ pub struct Estimate {
     pub seconds: f64,
     /// Per batch, parts in order: its name (`part/bNNNN`), [`batch_cost`], estimated seconds,
     /// and the name of the first batch of its group (its own name when it trains alone: see
-    /// [`batch_groups`]).
+    /// [`part_groups`]).
     pub per_batch: Vec<(String, f64, f64, String)>,
     /// Σ over the batches with a step loop of [`step_loop_work`]'s flops.
     pub flops: f64,
@@ -534,97 +558,107 @@ pub fn estimate(
             floor_seconds: 0.0,
             uncounted: 0,
         };
-        for part in &preset.parts {
-            let batches = part.spec.batches(extra)?;
-            let groups = batch_groups(&batches);
-            for (k, batch) in batches.iter().enumerate() {
-                let c = &batch.config;
-                let m = c.runs()?;
-                // A group (train.group_by_draw) takes its steps once for all its batches, on
-                // the base matrix (d + 1 columns): its first batch carries the cost.
-                let group_runs: usize = (0..batches.len())
-                    .filter(|&j| groups[j] == groups[k])
-                    .map(|j| batches[j].config.runs().unwrap_or(1))
-                    .sum();
-                let grouped = group_runs > m;
-                let (share, steps_m, steps_d) = match (grouped, groups[k] == k) {
-                    (false, _) => (1.0, m, c.data.d),
-                    (true, true) => (
-                        group_runs as f64 / m as f64 * (c.data.d + 1) as f64 / c.data.d as f64,
-                        group_runs,
-                        c.data.d + 1,
-                    ),
-                    (true, false) => (0.0, m, c.data.d),
-                };
-                let classes = match c.data.model {
-                    crate::config::DataModel::SignalNoise => 1,
-                    crate::config::DataModel::Multiclass => c.data.k,
-                };
-                let key = (
-                    c.backend.name().to_string(),
-                    c.dtype.name().to_string(),
-                    c.data.n,
-                    steps_d,
-                    steps_m * classes,
-                );
-                let ms = match cache.get(&key) {
-                    Some(ms) => *ms,
-                    None => {
-                        let device = logit_reg_model::make_device(c.backend, c.dtype)
-                            .map_err(ExperimentError::model)?
-                            .autodiff();
-                        let bytes = match c.dtype {
-                            logit_reg_model::Precision::F32 => 4,
-                            logit_reg_model::Precision::F64 => 8,
-                        };
-                        let bench = crate::bench::StepBench {
-                            n: c.data.n,
-                            d: steps_d,
-                            m: steps_m * classes,
-                            warmup: 10,
-                            iters: 40,
-                            engine: crate::run::resolve_engine(c),
-                            kernel: c.train.fused_kernel,
-                        };
-                        let t = crate::bench::time_gd_step(&device, bench, bytes)?;
-                        cache.insert(key, t.ms_per_step);
-                        t.ms_per_step
-                    }
-                };
-                e.batches += 1;
-                e.runs += m;
-                e.steps += c.train.steps;
-                let seconds = if share > 0.0 {
-                    c.train.steps as f64 * ms / 1000.0
-                } else {
-                    0.0
-                };
-                e.seconds += seconds;
-                match step_loop_work(c) {
-                    Some(work) => {
-                        let work = StepLoopWork {
-                            flops: work.flops * share,
-                            x_bytes: work.x_bytes
-                                * if share > 0.0 {
-                                    share * m as f64 / group_runs.max(m) as f64
-                                } else {
-                                    0.0
-                                },
-                        };
-                        e.flops += work.flops;
-                        e.x_bytes += work.x_bytes;
-                        e.counted_seconds += seconds;
-                        e.floor_seconds += rates.floor_seconds(work);
-                    }
-                    None => e.uncounted += 1,
+        let part_batches = preset
+            .parts
+            .iter()
+            .map(|part| part.spec.batches(extra))
+            .collect::<Result<Vec<_>, _>>()?;
+        let groups = part_groups(&part_batches.iter().map(Vec::as_slice).collect::<Vec<_>>());
+        // Every batch of every part, with its part's name: a group may span parts.
+        let batches: Vec<(&str, &Batch)> = preset
+            .parts
+            .iter()
+            .zip(&part_batches)
+            .flat_map(|(part, batches)| batches.iter().map(|b| (part.name.as_str(), b)))
+            .collect();
+        for (k, &(part_name, batch)) in batches.iter().enumerate() {
+            let c = &batch.config;
+            let m = c.runs()?;
+            // A group (train.group_by_draw) takes its steps once for all its batches, on
+            // the base matrix (d + 1 columns): its first batch carries the cost.
+            let group_runs: usize = (0..batches.len())
+                .filter(|&j| groups[j] == groups[k])
+                .map(|j| batches[j].1.config.runs().unwrap_or(1))
+                .sum();
+            let grouped = group_runs > m;
+            let (share, steps_m, steps_d) = match (grouped, groups[k] == k) {
+                (false, _) => (1.0, m, c.data.d),
+                (true, true) => (
+                    group_runs as f64 / m as f64 * (c.data.d + 1) as f64 / c.data.d as f64,
+                    group_runs,
+                    c.data.d + 1,
+                ),
+                (true, false) => (0.0, m, c.data.d),
+            };
+            let classes = match c.data.model {
+                crate::config::DataModel::SignalNoise => 1,
+                crate::config::DataModel::Multiclass => c.data.k,
+            };
+            let key = (
+                c.backend.name().to_string(),
+                c.dtype.name().to_string(),
+                c.data.n,
+                steps_d,
+                steps_m * classes,
+            );
+            let ms = match cache.get(&key) {
+                Some(ms) => *ms,
+                None => {
+                    let device = logit_reg_model::make_device(c.backend, c.dtype)
+                        .map_err(ExperimentError::model)?
+                        .autodiff();
+                    let bytes = match c.dtype {
+                        logit_reg_model::Precision::F32 => 4,
+                        logit_reg_model::Precision::F64 => 8,
+                    };
+                    let bench = crate::bench::StepBench {
+                        n: c.data.n,
+                        d: steps_d,
+                        m: steps_m * classes,
+                        warmup: 10,
+                        iters: 40,
+                        engine: crate::run::resolve_engine(c),
+                        kernel: c.train.fused_kernel,
+                    };
+                    let t = crate::bench::time_gd_step(&device, bench, bytes)?;
+                    cache.insert(key, t.ms_per_step);
+                    t.ms_per_step
                 }
-                e.per_batch.push((
-                    format!("{}/{}", part.name, batch.name),
-                    batch_cost(c),
-                    seconds,
-                    format!("{}/{}", part.name, batches[groups[k]].name),
-                ));
+            };
+            e.batches += 1;
+            e.runs += m;
+            e.steps += c.train.steps;
+            let seconds = if share > 0.0 {
+                c.train.steps as f64 * ms / 1000.0
+            } else {
+                0.0
+            };
+            e.seconds += seconds;
+            match step_loop_work(c) {
+                Some(work) => {
+                    let work = StepLoopWork {
+                        flops: work.flops * share,
+                        x_bytes: work.x_bytes
+                            * if share > 0.0 {
+                                share * m as f64 / group_runs.max(m) as f64
+                            } else {
+                                0.0
+                            },
+                    };
+                    e.flops += work.flops;
+                    e.x_bytes += work.x_bytes;
+                    e.counted_seconds += seconds;
+                    e.floor_seconds += rates.floor_seconds(work);
+                }
+                None => e.uncounted += 1,
             }
+            let (first_part, first) = batches[groups[k]];
+            e.per_batch.push((
+                format!("{part_name}/{}", batch.name),
+                batch_cost(c),
+                seconds,
+                format!("{first_part}/{}", first.name),
+            ));
         }
         tracing::info!(figure = id, hours = e.seconds / 3600.0, "estimated");
         out.push(e);
