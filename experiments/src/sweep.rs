@@ -241,6 +241,14 @@ impl SweepReport {
         text
     }
 
+    /// Counts what [`train_concurrently`] trained (`trained`) in a report of the passes
+    /// after it, which found those batches complete and counted them as skipped.
+    pub fn count_trained(&mut self, trained: &SweepReport) {
+        self.skipped -= trained.trained.min(self.skipped);
+        self.trained += trained.trained;
+        self.redone += trained.redone;
+    }
+
     /// Adds `other`'s counts to these.
     pub fn add(&mut self, other: &SweepReport) {
         self.trained += other.trained;
@@ -867,10 +875,7 @@ pub fn run_sweep_with(
     };
     let trained = train_concurrently(std::slice::from_ref(&part), resume, jobs, bar)?;
     let mut report = finish_sweep(spec, batches, out, share, bar, label)?;
-    // What the jobs trained, the pass found complete.
-    report.skipped -= trained.trained.min(report.skipped);
-    report.trained += trained.trained;
-    report.redone += trained.redone;
+    report.count_trained(&trained);
     Ok(report)
 }
 

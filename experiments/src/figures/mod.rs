@@ -220,9 +220,7 @@ pub fn train_share(
             };
             total.add(&report);
         }
-        total.skipped -= trained.trained.min(total.skipped);
-        total.trained += trained.trained;
-        total.redone += trained.redone;
+        total.count_trained(&trained);
     }
     progress::finish(&bar);
     tracing::info!("shard {shard}: {}", total.counts());
@@ -364,10 +362,7 @@ fn run_figure_with(
             "{diverged} of {runs} runs diverged (non-finite loss) and are left out of the figure and the table; see the `diverged` column of index.csv."
         ));
     }
-    // What the concurrent jobs trained, the passes over the parts found complete.
-    counts.skipped -= concurrent.trained.min(counts.skipped);
-    counts.trained += concurrent.trained;
-    counts.redone += concurrent.redone;
+    counts.count_trained(&concurrent);
     plot::write_figure(
         &analysis.panels,
         &format!(
