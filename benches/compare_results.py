@@ -20,7 +20,8 @@ import sys
 
 TIMING = [
     (re.compile(r"training time [0-9.]+ (s|min|h) \(sum over batches[^)]*\); "
-                r"this invocation [0-9.]+ (s|min|h)(: [^.]*)?\."), "TIMING."),
+                r"this invocation( trained it on jobs shared with the other figures and "
+                r"analysed it in)? [0-9.]+ (s|min|h)(: [^.]*)?\."), "TIMING."),
     (re.compile(r"training time [0-9.]+ (s|min|h) in total .*?; "
                 r"this invocation took [0-9.]+ (s|min|h)\."), "TIMING."),
     (re.compile(r"^(\| \[\d+\]\(#figure-\d+\) .*\| )[0-9.]+ \|$", re.M), r"\1T |"),

@@ -521,14 +521,23 @@ fn print_share(shard: crate::shard::Shard, report: &crate::sweep::SweepReport) {
 }
 
 fn print_outcome(o: &crate::figures::FigureOutcome) {
+    let time = if o.shared_jobs {
+        format!(
+            "training {:.0} s summed over its batches, analysis {:.0} s",
+            o.train_seconds, o.wall_seconds
+        )
+    } else {
+        format!(
+            "{:.0} s (training {:.0} s)",
+            o.wall_seconds, o.train_seconds
+        )
+    };
     println!(
-        "figure {}: {} ({}), {} runs, {:.0} s (training {:.0} s)",
+        "figure {}: {} ({}), {} runs, {time}",
         o.id,
         o.verdict().word(),
         o.criteria_phrase(),
         o.runs,
-        o.wall_seconds,
-        o.train_seconds
     );
 }
 

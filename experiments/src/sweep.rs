@@ -780,15 +780,9 @@ pub fn worth_jobs(units: usize, jobs: usize) -> bool {
     jobs > 1 && (units >= 2 * jobs || (units >= jobs && units.is_multiple_of(jobs)))
 }
 
-/// Trains the batches of `parts` (in order, each batch or group once) that are not complete,
-/// with the batches of all the parts that share a draw as one group ([`part_groups`]), and
-/// returns what it trained. On `jobs` concurrent jobs when [`worth_jobs`] says so, each taking
-/// the next unit nobody has claimed and building its engines on `cores / jobs` threads;
-/// otherwise on the calling thread with every core. A batch that another process holds is
-/// left to it. After it, the pass over each part ([`finish_sweep`]) must resume (skip complete
-/// batches) even without `resume`, or it would train them again. Only trained batches move
-/// `bar` here; afterwards its position is put back, for that pass (which finds them complete
-/// and counts every batch). A failure stops the other jobs at their next unit.
+/// Trains the batches of `parts` (each batch or group once) that are not complete, with the
+/// batches of all the parts that share a draw as one group ([`part_groups`]), and returns what
+/// it trained: [`train_longest_first`] of one set.
 pub fn train_concurrently(
     parts: &[SweepPart],
     resume: bool,
@@ -796,31 +790,141 @@ pub fn train_concurrently(
     bar: &ProgressBar,
 ) -> Result<SweepReport, ExperimentError> {
     let batches: Vec<&[Batch]> = parts.iter().map(|p| p.batches).collect();
-    let groups = part_groups(&batches);
-    let selected: Vec<bool> = parts
-        .iter()
-        .flat_map(|p| (0..p.batches.len()).map(|k| p.share.is_none_or(|s| s[k])))
-        .collect();
-    let units = groups
-        .iter()
-        .enumerate()
-        .filter(|(k, g)| *k == **g && selected[*k])
-        .count();
+    let set = SweepSet {
+        parts,
+        groups: part_groups(&batches),
+    };
+    let mut reports = train_longest_first(std::slice::from_ref(&set), resume, jobs, bar)?;
+    Ok(reports.pop().unwrap_or_default())
+}
+
+/// The parts of one sweep (or of one figure) for [`train_longest_first`], with the group of
+/// each batch over their concatenation ([`part_groups`]). Groups never span two sets.
+pub struct SweepSet<'a> {
+    /// The parts, in order.
+    pub parts: &'a [SweepPart<'a>],
+    /// The group of each batch of the parts taken in order.
+    pub groups: Vec<usize>,
+}
+
+/// The units of work (a batch, or a group trained together) of `sets`, as (set, index of the
+/// unit's first batch in its set), longest first: by the sum of [`batch_cost`] over the unit's
+/// batches, ties in the order given. Only the units in a part's share count.
+fn units_longest_first(sets: &[SweepSet]) -> Vec<(usize, usize)> {
+    let mut units = Vec::new();
+    for (s, set) in sets.iter().enumerate() {
+        let items: Vec<(&Batch, bool)> = set
+            .parts
+            .iter()
+            .flat_map(|p| {
+                p.batches
+                    .iter()
+                    .enumerate()
+                    .map(move |(k, b)| (b, p.share.is_none_or(|share| share[k])))
+            })
+            .collect();
+        let mut cost = vec![0.0; items.len()];
+        for (k, (batch, _)) in items.iter().enumerate() {
+            cost[set.groups[k]] += batch_cost(&batch.config);
+        }
+        for (k, &(_, selected)) in items.iter().enumerate() {
+            if set.groups[k] == k && selected {
+                units.push((s, k, cost[k]));
+            }
+        }
+    }
+    // A stable sort: equal costs keep the order given.
+    units.sort_by(|a, b| b.2.total_cmp(&a.2));
+    units.into_iter().map(|(s, k, _)| (s, k)).collect()
+}
+
+/// Trains the batches of every set in `sets` that are not complete (each batch or group
+/// once), and returns what it trained in each set. The units (batches, or groups trained
+/// together) of all the sets go into one queue, longest first ([`batch_cost`]), so that the
+/// long ones start early and short ones fill the end: figures of a reproduction overlap, and
+/// no job idles while another trains a long unit alone. On `jobs` concurrent jobs when
+/// [`worth_jobs`] says so, each taking the next unit of the queue and building its engines on
+/// `cores / jobs` threads; otherwise on the calling thread with every core. Results do not
+/// depend on the order or on the jobs (see [`run_sweep_with`]).
+///
+/// A batch that another process holds is left to it. After it, the pass over each part
+/// ([`finish_sweep`]) must resume (skip complete batches) even without `resume`, or it would
+/// train them again. Only trained batches move `bar` here; afterwards its position is put
+/// back, for that pass (which finds them complete and counts every batch). A failure stops
+/// the other jobs at their next unit.
+pub fn train_longest_first(
+    sets: &[SweepSet],
+    resume: bool,
+    jobs: usize,
+    bar: &ProgressBar,
+) -> Result<Vec<SweepReport>, ExperimentError> {
+    let units = units_longest_first(sets);
     let start = bar.position();
     let board = JobBoard::default();
-    let jobs = if worth_jobs(units, jobs) { jobs } else { 1 };
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let trained: Vec<std::sync::Mutex<SweepReport>> = sets
+        .iter()
+        .map(|_| std::sync::Mutex::new(SweepReport::default()))
+        .collect();
+    let jobs = if worth_jobs(units.len(), jobs) {
+        jobs
+    } else {
+        1
+    };
     let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
     let threads = (cores / jobs).max(1);
+    // One unit: its set's parts with a share that holds only the unit's batches.
+    let train_unit = |(s, first): (usize, usize)| -> Result<(), ExperimentError> {
+        let set = &sets[s];
+        let mut offset = 0;
+        let masks: Vec<Vec<bool>> = set
+            .parts
+            .iter()
+            .map(|p| {
+                let mask = (0..p.batches.len())
+                    .map(|k| set.groups[offset + k] == first)
+                    .collect();
+                offset += p.batches.len();
+                mask
+            })
+            .collect();
+        let parts: Vec<SweepPart> = set
+            .parts
+            .iter()
+            .zip(&masks)
+            .map(|(p, mask)| SweepPart {
+                batches: p.batches,
+                out: p.out,
+                share: Some(mask),
+                label: p.label.clone(),
+            })
+            .collect();
+        let report = train_pass(&parts, &set.groups, resume, Pass::Worker, bar, &board)?;
+        trained[s]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .add(&report);
+        Ok(())
+    };
     let job = || {
         let result = logit_reg_train::fused::with_thread_budget(threads, || {
-            train_pass(parts, &groups, resume, Pass::Worker, bar, &board)
+            loop {
+                if board.stop.load(Ordering::Relaxed) {
+                    // Another job failed: its error is the one reported.
+                    return Ok(());
+                }
+                let Some(&unit) = units.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                    return Ok(());
+                };
+                train_unit(unit)?;
+            }
         });
         if result.is_err() {
             board.stop.store(true, Ordering::Relaxed);
         }
         result
     };
-    let reports: Vec<Result<SweepReport, ExperimentError>> = if jobs == 1 {
+    let results: Vec<Result<(), ExperimentError>> = if jobs == 1 {
         vec![job()]
     } else {
         std::thread::scope(|scope| {
@@ -835,11 +939,16 @@ pub fn train_concurrently(
         })
     };
     bar.set_position(start);
-    let mut trained = SweepReport::default();
-    for report in reports {
-        trained.add(&report?);
+    for result in results {
+        result?;
     }
-    Ok(trained)
+    Ok(trained
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+        })
+        .collect())
 }
 
 /// [`run_sweep`] of `batches` (the expansion of `spec`), advancing `bar` by one per batch

@@ -181,6 +181,7 @@ fn fixture() -> FigureOutcome {
         runs: 24,
         train_seconds: 10.6,
         wall_seconds: 12.4,
+        shared_jobs: false,
         batches: "2 batches trained (0 of them redone), 0 complete and skipped".into(),
     }
 }
@@ -201,6 +202,16 @@ fn report_generator_on_a_fixture() {
     assert!(text.starts_with(expected_start), "got:\n{text}");
     assert!(text.contains("| intercept within 0.1 of 1 | 1.3 | no |\n"));
     assert!(text.contains("- finite N\n"));
+    // In a reproduction, the figure's own time is that of its analysis.
+    let shared = FigureOutcome {
+        shared_jobs: true,
+        ..fixture()
+    };
+    assert!(figure_report(&shared).contains(
+        "training time 11 s (sum over batches, which concurrent jobs overlap); this invocation \
+         trained it on jobs shared with the other figures and analysed it in 12 s: 2 batches \
+         trained"
+    ));
 
     let mut all_met = fixture();
     all_met.checks.truncate(2);

@@ -257,11 +257,27 @@ fn run_figure_with(
     bar: &ProgressBar,
 ) -> Result<FigureOutcome, ExperimentError> {
     let start = Instant::now();
-    let (id, preset, batches) = (plan.id, &plan.preset, &plan.batches);
-    let _lock = crate::store::DirLock::output(out)?;
+    let (_lock, dirs) = prepare_figure(plan, out)?;
     bar.set_length(plan.batch_count() as u64);
     bar.set_position(0);
     bar.reset_eta();
+    // The figure's batches over all its parts on concurrent jobs (when there are enough of
+    // them), so that parts with few batches each, such as figure 6's twenty groups per σ_n,
+    // still overlap; the passes over the parts below then find them complete.
+    let sweep_parts = figure_sweep_parts(plan, &dirs);
+    let trained =
+        crate::sweep::train_concurrently(&sweep_parts, options.resume, options.jobs, bar)?;
+    finish_figure(plan, options, out, &dirs, bar, &trained, start, false)
+}
+
+/// Makes figure `plan`'s output directory `out` ready for training: takes its lock (held
+/// while the returned guard lives), removes an earlier report, drawing and index, and writes
+/// each part's plan and `spec.toml`. Returns the guard and the parts' directories.
+fn prepare_figure(
+    plan: &FigurePlan,
+    out: &Path,
+) -> Result<(crate::store::DirLock, Vec<PathBuf>), ExperimentError> {
+    let lock = crate::store::DirLock::output(out)?;
     std::fs::create_dir_all(out).map_err(|e| ExperimentError::io(out, e))?;
     for name in ["report.md", "figure.svg", "figure.png", "index.csv"] {
         let path = out.join(name);
@@ -269,46 +285,75 @@ fn run_figure_with(
             std::fs::remove_file(&path).map_err(|e| ExperimentError::io(&path, e))?;
         }
     }
+    let dirs: Vec<PathBuf> = plan
+        .preset
+        .parts
+        .iter()
+        .map(|part| out.join("parts").join(&part.name))
+        .collect();
+    for ((part, part_batches), dir) in plan.preset.parts.iter().zip(&plan.batches).zip(&dirs) {
+        crate::sweep::prepare_part(dir, part_batches, false)?;
+        write_atomic(&dir.join("spec.toml"), part.toml.as_bytes())?;
+    }
+    Ok((lock, dirs))
+}
+
+/// The progress bar's label of part `k` named `name` of a figure with `parts` parts.
+fn part_label(k: usize, name: &str, parts: usize) -> String {
+    if parts > 1 {
+        format!("part {name} ({}/{parts}) ", k + 1)
+    } else {
+        String::new()
+    }
+}
+
+/// Figure `plan`'s parts, trained into `dirs`, as sweeps for the training functions.
+fn figure_sweep_parts<'a>(
+    plan: &'a FigurePlan,
+    dirs: &'a [PathBuf],
+) -> Vec<crate::sweep::SweepPart<'a>> {
+    let parts = &plan.preset.parts;
+    parts
+        .iter()
+        .zip(&plan.batches)
+        .zip(dirs)
+        .enumerate()
+        .map(|(k, ((part, batches), dir))| crate::sweep::SweepPart {
+            batches,
+            out: dir,
+            share: None,
+            label: format!(
+                "figure {} {}",
+                plan.id,
+                part_label(k, &part.name, parts.len())
+            ),
+        })
+        .collect()
+}
+
+/// The rest of a figure once its batches are trained (`trained`: what the training pass
+/// trained): the pass over each part that counts and indexes it ([`finish_sweep`]), the
+/// analysis, the drawing and `report.md`. `start` is when the figure's invocation began;
+/// `shared` says that its batches were trained on jobs shared with other figures (a
+/// reproduction), so that its own time is that of this rest alone.
+#[allow(clippy::too_many_arguments)]
+fn finish_figure(
+    plan: &FigurePlan,
+    options: &FigureOptions,
+    out: &Path,
+    dirs: &[PathBuf],
+    bar: &ProgressBar,
+    trained: &SweepReport,
+    start: Instant,
+    shared: bool,
+) -> Result<FigureOutcome, ExperimentError> {
+    let (id, preset, batches) = (plan.id, &plan.preset, &plan.batches);
     let mut counts = SweepReport::default();
     let mut parts = BTreeMap::new();
     let mut tables = Vec::new();
     let mut runs = 0;
     let mut train_seconds = 0.0;
     let mut solvers = Vec::new();
-    let part_label = |k: usize, name: &str| {
-        if preset.parts.len() > 1 {
-            format!("part {name} ({}/{}) ", k + 1, preset.parts.len())
-        } else {
-            String::new()
-        }
-    };
-    // The figure's batches over all its parts on concurrent jobs (when there are enough of
-    // them), so that parts with few batches each, such as figure 6's twenty groups per σ_n,
-    // still overlap; the passes over the parts below then find them complete.
-    let dirs: Vec<PathBuf> = preset
-        .parts
-        .iter()
-        .map(|part| out.join("parts").join(&part.name))
-        .collect();
-    for ((part, part_batches), dir) in preset.parts.iter().zip(batches).zip(&dirs) {
-        crate::sweep::prepare_part(dir, part_batches, false)?;
-        write_atomic(&dir.join("spec.toml"), part.toml.as_bytes())?;
-    }
-    let sweep_parts: Vec<crate::sweep::SweepPart> = preset
-        .parts
-        .iter()
-        .zip(batches)
-        .zip(&dirs)
-        .enumerate()
-        .map(|(k, ((part, part_batches), dir))| crate::sweep::SweepPart {
-            batches: part_batches,
-            out: dir,
-            share: None,
-            label: part_label(k, &part.name),
-        })
-        .collect();
-    let concurrent =
-        crate::sweep::train_concurrently(&sweep_parts, options.resume, options.jobs, bar)?;
     for (k, (part, part_batches)) in preset.parts.iter().zip(batches).enumerate() {
         let dir = &dirs[k];
         tracing::debug!(
@@ -320,14 +365,11 @@ fn run_figure_with(
             options.scale.name()
         );
         // What the jobs trained is complete now, with or without resume.
-        let sweep = finish_sweep(
-            &part.spec,
-            part_batches,
-            dir,
-            None,
-            bar,
-            &part_label(k, &part.name),
-        )?;
+        let label = format!(
+            "figure {id} {}",
+            part_label(k, &part.name, preset.parts.len())
+        );
+        let sweep = finish_sweep(&part.spec, part_batches, dir, None, bar, &label)?;
         counts.add(&sweep);
         runs += sweep.runs;
         train_seconds += batch_seconds(dir)?;
@@ -362,7 +404,7 @@ fn run_figure_with(
             "{diverged} of {runs} runs diverged (non-finite loss) and are left out of the figure and the table; see the `diverged` column of index.csv."
         ));
     }
-    counts.count_trained(&concurrent);
+    counts.count_trained(trained);
     plot::write_figure(
         &analysis.panels,
         &format!(
@@ -389,6 +431,7 @@ fn run_figure_with(
         runs,
         train_seconds,
         wall_seconds: start.elapsed().as_secs_f64(),
+        shared_jobs: shared,
         batches: counts.counts(),
     };
     if counts.redone > 0 {
@@ -449,7 +492,11 @@ fn parameters_line(preset: &Preset) -> String {
         .join(" — ")
 }
 
-/// Runs every figure in `ids` into `out/fig<id>/` and writes `out/report.md`.
+/// Runs every figure in `ids` into `out/fig<id>/` and writes `out/report.md`. The batches of
+/// all the figures are trained first, on one queue of concurrent jobs, longest first
+/// ([`crate::sweep::train_longest_first`]), so that the figures overlap and the cores stay
+/// busy to the end; then each figure is indexed, analysed, drawn and reported in turn.
+/// Results are those of [`run_figure`] on each figure alone.
 pub fn reproduce(
     ids: &[u32],
     options: &FigureOptions,
@@ -461,12 +508,56 @@ pub fn reproduce(
         .iter()
         .map(|&id| FigurePlan::new(id, options))
         .collect::<Result<Vec<_>, _>>()?;
+    let outs: Vec<PathBuf> = plans
+        .iter()
+        .map(|plan| out.join(format!("fig{}", plan.id)))
+        .collect();
+    let mut prepared = Vec::with_capacity(plans.len());
+    for (plan, figure_out) in plans.iter().zip(&outs) {
+        prepared.push(prepare_figure(plan, figure_out)?);
+    }
+    let total: usize = plans.iter().map(FigurePlan::batch_count).sum();
+    let bar = progress::bar(total as u64, "batches", options.progress, Some("reproduce"));
+    let sweep_parts: Vec<Vec<crate::sweep::SweepPart>> = plans
+        .iter()
+        .zip(&prepared)
+        .map(|(plan, (_, dirs))| figure_sweep_parts(plan, dirs))
+        .collect();
+    let sets: Vec<crate::sweep::SweepSet> = plans
+        .iter()
+        .zip(&sweep_parts)
+        .map(|(plan, parts)| crate::sweep::SweepSet {
+            parts,
+            groups: plan.groups(),
+        })
+        .collect();
+    let trained = crate::sweep::train_longest_first(&sets, options.resume, options.jobs, &bar);
+    let trained = match trained {
+        Ok(trained) => trained,
+        Err(e) => {
+            progress::finish(&bar);
+            return Err(e);
+        }
+    };
+    tracing::info!(
+        "trained the batches of {} figures in {:.0} s",
+        plans.len(),
+        start.elapsed().as_secs_f64()
+    );
     let mut outcomes = Vec::new();
-    let bar = progress::bar(0, "batches", options.progress, Some("reproduce"));
-    for (k, plan) in plans.iter().enumerate() {
+    for (k, (plan, (_lock, dirs))) in plans.iter().zip(&prepared).enumerate() {
         let id = plan.id;
         bar.set_prefix(format!("figure {id} ({} of {})", k + 1, ids.len()));
-        let outcome = run_figure_with(plan, options, &out.join(format!("fig{id}")), &bar);
+        let outcome = finish_figure(
+            plan,
+            options,
+            &outs[k],
+            dirs,
+            &bar,
+            &trained[k],
+            Instant::now(),
+            true,
+        );
         let outcome = match outcome {
             Ok(outcome) => outcome,
             Err(e) => {
@@ -475,9 +566,8 @@ pub fn reproduce(
             }
         };
         tracing::info!(
-            "figure {id}: {} in {:.0} s (training {:.0} s)",
+            "figure {id}: {} (training {:.0} s, summed over its batches)",
             outcome.verdict().word(),
-            outcome.wall_seconds,
             outcome.train_seconds
         );
         outcomes.push(outcome);

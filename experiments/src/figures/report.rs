@@ -117,8 +117,12 @@ pub struct FigureOutcome {
     /// Training time: the sum over the figure's batches of each batch's `wall_seconds`
     /// (training and metrics; data generation excluded), whenever the batch was trained.
     pub train_seconds: f64,
-    /// Wall time of the invocation that wrote the report (small when it resumed), seconds.
+    /// Wall time of the invocation that wrote the report (small when it resumed), seconds; with
+    /// `shared_jobs`, of the figure's indexing, analysis and drawing alone.
     pub wall_seconds: f64,
+    /// Whether its batches were trained on jobs shared with the other figures of a
+    /// reproduction (whose report gives the wall time of the whole).
+    pub shared_jobs: bool,
     /// What this invocation did with the batches: trained, redone, reused (one phrase).
     pub batches: String,
 }
@@ -226,10 +230,15 @@ pub fn figure_section(outcome: &FigureOutcome, image: &str, heading: &str) -> St
         outcome.criteria_phrase()
     );
     let _ = writeln!(out, "![figure {}]({image})\n", outcome.id);
+    let invocation = if outcome.shared_jobs {
+        "this invocation trained it on jobs shared with the other figures and analysed it in"
+    } else {
+        "this invocation"
+    };
     let _ = writeln!(
         out,
         "Scale `{}`: {}. Solver: {}. {} runs; training time {:.0} s (sum over batches, which \
-         concurrent jobs overlap); this invocation {:.0} s: {}.\n",
+         concurrent jobs overlap); {invocation} {:.0} s: {}.\n",
         outcome.scale,
         outcome.parameters,
         outcome.solver,
