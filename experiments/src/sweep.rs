@@ -1080,7 +1080,67 @@ pub fn finish_sweep(
 
 #[cfg(test)]
 mod tests {
-    use super::worth_jobs;
+    use std::path::Path;
+
+    use super::{
+        Batch, SweepPart, SweepSet, SweepSpec, part_groups, units_longest_first, worth_jobs,
+    };
+
+    /// The batches of a sweep given as TOML.
+    fn batches(text: &str) -> Vec<Batch> {
+        SweepSpec::parse(text, "test")
+            .and_then(|s| s.batches(&[]))
+            .expect("a valid sweep")
+    }
+
+    /// One set of one part, unshared or with `share`.
+    fn set<'a>(parts: &'a [SweepPart<'a>]) -> SweepSet<'a> {
+        let batches: Vec<&[Batch]> = parts.iter().map(|p| p.batches).collect();
+        SweepSet {
+            parts,
+            groups: part_groups(&batches),
+        }
+    }
+
+    fn part<'a>(batches: &'a [Batch], share: Option<&'a [bool]>) -> SweepPart<'a> {
+        SweepPart {
+            batches,
+            out: Path::new("unused"),
+            share,
+            label: String::new(),
+        }
+    }
+
+    #[test]
+    fn units_go_longest_first_over_all_sets_a_group_costing_the_sum_of_its_batches() {
+        // batch_cost = steps · n · d · runs for one binary run per batch.
+        let a = batches(
+            "[base]\ndata = { n = 20, d = 10 }\ntrain = { steps = 100 }\n\
+             [grid]\n\"data.d\" = [10, 40, 11]\n",
+        );
+        // Two batches of one draw (σ_n differs): one group, costing 2 · 300 · 20 · 10.
+        let b = batches(
+            "[base]\ndata = { n = 20, d = 10 }\n\
+             train = { steps = 300, group_by_draw = true }\n\
+             [grid]\n\"data.sigma_n\" = [1.0, 2.0]\n",
+        );
+        let (parts_a, parts_b) = ([part(&a, None)], [part(&b, None)]);
+        let sets = [set(&parts_a), set(&parts_b)];
+        assert_eq!(sets[1].groups, vec![0, 0], "sweep b is one group");
+        // Costs: a = [20000, 80000, 22000], b's group 120000.
+        assert_eq!(
+            units_longest_first(&sets),
+            vec![(1, 0), (0, 1), (0, 2), (0, 0)]
+        );
+        // Equal costs keep the order given; a share leaves out the units it does not hold.
+        let c = batches(
+            "[base]\ndata = { n = 20, d = 10 }\ntrain = { steps = 100 }\n\
+             [grid]\nseed = [1, 2, 3]\n",
+        );
+        let share = [true, false, true];
+        let parts_c = [part(&c, Some(&share))];
+        assert_eq!(units_longest_first(&[set(&parts_c)]), vec![(0, 0), (0, 2)]);
+    }
 
     #[test]
     fn jobs_run_only_where_no_job_is_left_with_the_last_unit_alone() {

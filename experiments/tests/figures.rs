@@ -15,7 +15,7 @@ use experiments::figures::plot::{Panel, Point, Series, Style, write_figure};
 use experiments::figures::report::{
     Check, FigureOutcome, Verdict, figure_report, reproduction_report,
 };
-use experiments::figures::{FigureOptions, Scale, figure_ids, preset, run_figure};
+use experiments::figures::{FigureOptions, Scale, figure_ids, preset, reproduce, run_figure};
 
 struct TempDir(PathBuf);
 
@@ -184,6 +184,39 @@ fn fixture() -> FigureOutcome {
         shared_jobs: false,
         batches: "2 batches trained (0 of them redone), 0 complete and skipped".into(),
     }
+}
+
+#[test]
+fn a_reproduction_trains_its_figures_on_shared_jobs_with_the_results_of_each_alone() {
+    // Figure 16 has groups over two parts, 19 exact solves, 4 one batch: on one queue of two
+    // jobs, longest first, each index must be the one its figure writes alone on one job.
+    let ids = [4, 16, 19];
+    let options = |jobs| FigureOptions {
+        scale: Scale::Smoke,
+        extra: Vec::new(),
+        resume: true,
+        progress: false,
+        jobs,
+    };
+    let together = TempDir::new("together");
+    let outcomes = reproduce(&ids, &options(2), &together.0).expect("the reproduction runs");
+    let alone = TempDir::new("alone");
+    for (id, outcome) in ids.iter().zip(&outcomes) {
+        assert!(outcome.shared_jobs);
+        let dir = alone.0.join(format!("fig{id}"));
+        let single = run_figure(*id, &options(1), &dir).expect("the figure runs");
+        assert!(!single.shared_jobs);
+        assert_eq!(outcome.runs, single.runs);
+        let read = |path: PathBuf| std::fs::read_to_string(&path).expect("an index");
+        assert_eq!(
+            read(together.0.join(format!("fig{id}/index.csv"))),
+            read(dir.join("index.csv")),
+            "figure {id}"
+        );
+        let report = read(together.0.join(format!("fig{id}/report.md")));
+        assert!(report.contains("trained it on jobs shared with the other figures"));
+    }
+    assert!(together.0.join("report.md").exists());
 }
 
 #[test]

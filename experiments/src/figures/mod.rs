@@ -150,8 +150,9 @@ impl FigurePlan {
 }
 
 /// Trains, for shard `shard`, its share of the batches of every figure in `plans` (the
-/// partition is over all of them together), figure `plans[k]` into `dirs[k]`. Writes batch
-/// directories only: no index, figure or report.
+/// partition is over all of them together), figure `plans[k]` into `dirs[k]`, all of them on
+/// one queue of concurrent jobs, longest first ([`crate::sweep::train_longest_first`]).
+/// Writes batch directories only: no index, figure or report.
 pub fn train_share(
     plans: &[FigurePlan],
     dirs: &[&Path],
@@ -173,10 +174,11 @@ pub fn train_share(
         options.progress,
         Some(&format!("shard {shard}")),
     );
-    let mut total = SweepReport::default();
+    // Each figure's parts with their share of the batches, prepared where they have any.
     let mut offset = 0;
+    let mut figures = Vec::with_capacity(plans.len());
     for (plan, dir) in plans.iter().zip(dirs) {
-        let mut sweep_parts = Vec::new();
+        let mut shares = Vec::new();
         for (part, batches) in plan.preset.parts.iter().zip(&plan.batches) {
             let share = &selected[offset..offset + batches.len()];
             offset += batches.len();
@@ -184,32 +186,52 @@ pub fn train_share(
             if share.iter().any(|s| *s) {
                 crate::sweep::prepare_part(&part_dir, batches, true)?;
             }
-            sweep_parts.push((part, batches, part_dir, share));
+            shares.push((part, batches, part_dir, share));
         }
-        let parts: Vec<crate::sweep::SweepPart> = sweep_parts
-            .iter()
-            .map(|(part, batches, part_dir, share)| crate::sweep::SweepPart {
-                batches,
-                out: part_dir,
-                share: Some(share),
-                label: format!("figure {} part {} ", plan.id, part.name),
-            })
-            .collect();
-        let trained = crate::sweep::train_concurrently(&parts, options.resume, options.jobs, &bar);
-        let trained = match trained {
-            Ok(trained) => trained,
-            Err(e) => {
-                progress::finish(&bar);
-                return Err(e);
-            }
-        };
-        for (part, batches, part_dir, share) in &sweep_parts {
+        figures.push(shares);
+    }
+    let label = |id: u32, part: &str| format!("figure {id} part {part} ");
+    let sweep_parts: Vec<Vec<crate::sweep::SweepPart>> = figures
+        .iter()
+        .zip(plans)
+        .map(|(shares, plan)| {
+            shares
+                .iter()
+                .map(|(part, batches, part_dir, share)| crate::sweep::SweepPart {
+                    batches,
+                    out: part_dir,
+                    share: Some(share),
+                    label: label(plan.id, &part.name),
+                })
+                .collect()
+        })
+        .collect();
+    // The share's batches of every figure on one queue, longest first.
+    let sets: Vec<crate::sweep::SweepSet> = plans
+        .iter()
+        .zip(&sweep_parts)
+        .map(|(plan, parts)| crate::sweep::SweepSet {
+            parts,
+            groups: plan.groups(),
+        })
+        .collect();
+    let trained = crate::sweep::train_longest_first(&sets, options.resume, options.jobs, &bar);
+    let trained = match trained {
+        Ok(trained) => trained,
+        Err(e) => {
+            progress::finish(&bar);
+            return Err(e);
+        }
+    };
+    let mut total = SweepReport::default();
+    for ((shares, plan), trained) in figures.iter().zip(plans).zip(&trained) {
+        for (part, batches, part_dir, share) in shares {
             if !share.iter().any(|s| *s) {
                 continue;
             }
-            let label = format!("figure {} part {} ", plan.id, part.name);
             // What the jobs trained is complete now: this pass counts it and leaves the
             // batches other processes hold to them.
+            let label = label(plan.id, &part.name);
             let report = finish_sweep(&part.spec, batches, part_dir, Some(share), &bar, &label);
             let report = match report {
                 Ok(report) => report,
@@ -220,7 +242,7 @@ pub fn train_share(
             };
             total.add(&report);
         }
-        total.count_trained(&trained);
+        total.count_trained(trained);
     }
     progress::finish(&bar);
     tracing::info!("shard {shard}: {}", total.counts());

@@ -298,8 +298,9 @@ impl<T: HostFloat> DualTrainer<T> {
                 out: &mut sum,
             });
         };
-        if self.parts.len() == 1 {
-            // One part: on the calling thread, without waking the pool.
+        if self.parts.len() == 1 || self.pool.current_num_threads() == 1 {
+            // One part, or one thread: on the calling thread, without waking the pool (the
+            // parts still sum into their own buffers, so the result is the same).
             self.parts.iter().zip(&self.sums).for_each(share);
         } else {
             self.pool.install(|| {
