@@ -332,3 +332,40 @@ pub fn multiclass_label_smoothing_target(alpha: f64, k: usize) -> Result<Target,
         iterations: 0,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::sigmoid;
+
+    #[test]
+    fn sigmoid_is_bit_for_bit_the_two_branch_form_and_stays_finite() {
+        // The stable form written with a branch: 1/(1 + e^{−u}) for u ≥ 0, e^u/(1 + e^u) below.
+        let branch = |u: f64| {
+            if u >= 0.0 {
+                1.0 / (1.0 + (-u).exp())
+            } else {
+                let e = u.exp();
+                e / (1.0 + e)
+            }
+        };
+        for k in -4000..=4000 {
+            let u = k as f64 * 0.37;
+            assert_eq!(sigmoid(u).to_bits(), branch(u).to_bits(), "u = {u}");
+        }
+        for u in [
+            0.0,
+            -0.0,
+            1e-300,
+            -1e-300,
+            745.0,
+            -745.0,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ] {
+            assert_eq!(sigmoid(u).to_bits(), branch(u).to_bits(), "u = {u}");
+        }
+        assert_eq!(sigmoid(-800.0), 0.0);
+        assert_eq!(sigmoid(800.0), 1.0);
+        assert!(sigmoid(f64::NAN).is_nan());
+    }
+}

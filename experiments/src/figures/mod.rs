@@ -149,6 +149,29 @@ impl FigurePlan {
     }
 }
 
+/// Trains the batches of `parts[k]`, the parts of figure `plans[k]`, for every k, on one
+/// queue of `options.jobs` concurrent jobs, longest first
+/// ([`crate::sweep::train_longest_first`], each figure's groups from [`FigurePlan::groups`]),
+/// and returns what it trained of each figure. On failure the bar is finished.
+fn train_figures(
+    plans: &[FigurePlan],
+    parts: &[Vec<crate::sweep::SweepPart>],
+    options: &FigureOptions,
+    bar: &ProgressBar,
+) -> Result<Vec<SweepReport>, ExperimentError> {
+    let sets: Vec<crate::sweep::SweepSet> = plans
+        .iter()
+        .zip(parts)
+        .map(|(plan, parts)| crate::sweep::SweepSet {
+            parts,
+            groups: plan.groups(),
+        })
+        .collect();
+    crate::sweep::train_longest_first(&sets, options.resume, options.jobs, bar).inspect_err(|_| {
+        progress::finish(bar);
+    })
+}
+
 /// Trains, for shard `shard`, its share of the batches of every figure in `plans` (the
 /// partition is over all of them together), figure `plans[k]` into `dirs[k]`, all of them on
 /// one queue of concurrent jobs, longest first ([`crate::sweep::train_longest_first`]).
@@ -207,22 +230,7 @@ pub fn train_share(
         })
         .collect();
     // The share's batches of every figure on one queue, longest first.
-    let sets: Vec<crate::sweep::SweepSet> = plans
-        .iter()
-        .zip(&sweep_parts)
-        .map(|(plan, parts)| crate::sweep::SweepSet {
-            parts,
-            groups: plan.groups(),
-        })
-        .collect();
-    let trained = crate::sweep::train_longest_first(&sets, options.resume, options.jobs, &bar);
-    let trained = match trained {
-        Ok(trained) => trained,
-        Err(e) => {
-            progress::finish(&bar);
-            return Err(e);
-        }
-    };
+    let trained = train_figures(plans, &sweep_parts, options, &bar)?;
     let mut total = SweepReport::default();
     for ((shares, plan), trained) in figures.iter().zip(plans).zip(&trained) {
         for (part, batches, part_dir, share) in shares {
@@ -545,22 +553,7 @@ pub fn reproduce(
         .zip(&prepared)
         .map(|(plan, (_, dirs))| figure_sweep_parts(plan, dirs))
         .collect();
-    let sets: Vec<crate::sweep::SweepSet> = plans
-        .iter()
-        .zip(&sweep_parts)
-        .map(|(plan, parts)| crate::sweep::SweepSet {
-            parts,
-            groups: plan.groups(),
-        })
-        .collect();
-    let trained = crate::sweep::train_longest_first(&sets, options.resume, options.jobs, &bar);
-    let trained = match trained {
-        Ok(trained) => trained,
-        Err(e) => {
-            progress::finish(&bar);
-            return Err(e);
-        }
-    };
+    let trained = train_figures(&plans, &sweep_parts, options, &bar)?;
     tracing::info!(
         "trained the batches of {} figures in {:.0} s",
         plans.len(),
