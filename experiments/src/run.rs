@@ -219,8 +219,8 @@ type UnitDraws = Vec<(SignalPlusNoise, u64, Arc<logit_reg_data::BinarySplit>)>;
 static UNIT_DRAWS: std::sync::Mutex<UnitDraws> = std::sync::Mutex::new(Vec::new());
 
 /// The draw of `model.unit()` from `seed`, kept for the next [`UNIT_DRAWS_KEPT`] distinct
-/// draws, so that the batches of one draw draw it once (the draw of 12,000 rows at d = 1400 is
-/// 17 million normals, about a third of a second on one core).
+/// draws, so that the batches of one draw draw it once (12,000 rows at d = 1400 are 17 million
+/// normals; BENCHMARKS.md, "Kept draws, and jemalloc tried").
 ///
 /// # Errors
 /// The unit model's parameters out of range.
