@@ -765,11 +765,7 @@ pub fn execute_group(
             ));
         }
     }
-    let unit = first
-        .signal_noise()?
-        .unit()
-        .generate(first.data_seed())
-        .map_err(ExperimentError::data)?;
+    let unit = unit_draw(&first.signal_noise()?, first.data_seed())?;
     let draw = &unit.train;
     let (n, d) = (draw.n, draw.d);
     let mut base = Vec::with_capacity(n * (d + 1));
