@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use logit_reg_data::SignalPlusNoise;
 use logit_reg_model::{
-    ConvNet, ConvNetConfig, LinearClassifier, LinearClassifierConfig, LogitRegularizedLoss, Mlp,
-    MlpConfig, MultiClassLogitLoss, make_device,
+    Backend, ConvNet, ConvNetConfig, LinearClassifier, LinearClassifierConfig,
+    LogitRegularizedLoss, Mlp, MlpConfig, MultiClassLogitLoss, Precision, make_device,
 };
 use logit_reg_train::fused::FusedKernel;
 use logit_reg_train::{
@@ -270,16 +270,91 @@ pub fn rescaled_draw(
     })
 }
 
+/// How many signal-plus-noise problems [`signal_noise_problem`] keeps, at most.
+pub const PROBLEMS_KEPT: usize = 8;
+
+/// The most bytes of input data the kept problems hold together: six problems at the paper's
+/// largest draw (d = 3000, 12,000 rows in f32).
+pub const PROBLEMS_KEPT_BYTES: usize = 1 << 30;
+
+/// What makes two signal-plus-noise problems the same: the model with its σ's, the data seed,
+/// and the device's backend and precision.
+type ProblemKey = (SignalPlusNoise, u64, Backend, Precision);
+
+/// The problems last built by any job of this process, most recent first.
+static PROBLEMS: std::sync::Mutex<Vec<(ProblemKey, Problem)>> = std::sync::Mutex::new(Vec::new());
+
+/// The bytes of input data `problem` holds on its device (train and test inputs).
+fn problem_bytes(problem: &Problem, precision: Precision) -> usize {
+    let width = match precision {
+        Precision::F32 => 4,
+        _ => 8,
+    };
+    (problem.n + problem.n_test) * problem.d * width
+}
+
+/// The problem of `model` and the data `seed` on `device` (of `backend` and `precision`),
+/// rescaled from the unit draw `unit` of the same seed (or [`unit_draw`]'s), and kept for the
+/// next batches that ask for the same one ([`PROBLEMS_KEPT`], [`PROBLEMS_KEPT_BYTES`]): the
+/// batches of a draw that differ only in α, the optimiser or the solver share the same data,
+/// its f32 copies and its empirical LDA direction (BENCHMARKS.md, "Problems kept").
+/// The problem is the same value built again would be, bit for bit.
+///
+/// # Errors
+/// `model`'s parameters out of range.
+pub fn signal_noise_problem(
+    model: &SignalPlusNoise,
+    seed: u64,
+    (backend, precision): (Backend, Precision),
+    device: &burn::tensor::Device,
+    unit: Option<&logit_reg_data::BinarySplit>,
+) -> Result<Problem, ExperimentError> {
+    model.validate().map_err(ExperimentError::data)?;
+    let key: ProblemKey = (*model, seed, backend, precision);
+    let lock = || PROBLEMS.lock().unwrap_or_else(|e| e.into_inner());
+    let kept = |problems: &mut Vec<(ProblemKey, Problem)>| {
+        let at = problems.iter().position(|(k, _)| *k == key)?;
+        let entry = problems.remove(at);
+        let problem = entry.1.clone();
+        problems.insert(0, entry);
+        Some(problem)
+    };
+    if let Some(problem) = kept(&mut lock()) {
+        return Ok(problem);
+    }
+    // Built outside the lock: another job may build the same one meanwhile (the same values).
+    let problem = match unit {
+        Some(unit) => Problem::binary_rescaled(model, unit, device),
+        None => Problem::binary_rescaled(model, &*unit_draw(model, seed)?, device),
+    };
+    let mut problems = lock();
+    if let Some(problem) = kept(&mut problems) {
+        return Ok(problem);
+    }
+    problems.insert(0, (key, problem.clone()));
+    let mut bytes = 0;
+    let mut keep = 0;
+    for (k, p) in problems.iter() {
+        bytes += problem_bytes(p, k.3);
+        if keep == PROBLEMS_KEPT || (keep > 0 && bytes > PROBLEMS_KEPT_BYTES) {
+            break;
+        }
+        keep += 1;
+    }
+    problems.truncate(keep);
+    Ok(problem)
+}
+
 /// Builds the problem, objective, model, metric context and specs of `config`.
 pub fn build(config: &RunConfig) -> Result<Built, ExperimentError> {
     build_with(config, None)
 }
 
-/// [`build`], with the signal-plus-noise data `split` already drawn (bit-identical to the
-/// config's own draw, e.g. rescaled from the unit draw) instead of drawn here.
+/// [`build`], with the unit draw `unit` of the config's signal-plus-noise data (the draw of
+/// [`SignalPlusNoise::unit`] with the config's data seed) given instead of looked up.
 fn build_with(
     config: &RunConfig,
-    split: Option<&logit_reg_data::BinarySplit>,
+    unit: Option<&logit_reg_data::BinarySplit>,
 ) -> Result<Built, ExperimentError> {
     config.validate()?;
     let device = make_device(config.backend, config.dtype).map_err(ExperimentError::model)?;
@@ -304,13 +379,13 @@ fn build_with(
         }
         DataModel::SignalNoise => {
             let model = config.signal_noise()?;
-            let problem = match split {
-                Some(split) => Problem::binary_split(&model, split, &device),
-                None => {
-                    let split = rescaled_draw(&model, config.data_seed())?;
-                    Problem::binary_split(&model, &split, &device)
-                }
-            };
+            let problem = signal_noise_problem(
+                &model,
+                config.data_seed(),
+                (config.backend, config.dtype),
+                &device,
+                unit,
+            )?;
             let loss = LogitRegularizedLoss::new(binary_penalty.clone(), alphas.clone(), &device)
                 .map_err(ExperimentError::model)?;
             let objective = Objective::Binary {
@@ -834,14 +909,7 @@ pub fn execute_group(
             spec,
             measure,
             ..
-        } = {
-            let model = config.signal_noise()?;
-            let split = logit_reg_data::BinarySplit {
-                train: model.rescale(&unit.train),
-                test: model.rescale(&unit.test),
-            };
-            build_with(config, Some(&split))?
-        };
+        } = build_with(config, Some(&unit))?;
         let BuiltModel::Linear(model) = model else {
             return Err(ExperimentError::invalid(
                 "model.kind",

@@ -58,15 +58,29 @@ pub struct Problem {
 }
 
 fn upload(x: &[f64], rows: usize, cols: usize, device: &Device) -> Tensor<2> {
-    // An f32 device gets f32 data, rounded here in one pass (as Burn's cast rounds them), not a
-    // copy of the f64 buffer that Burn would then convert: the test set at d = 3000 is 240 MB
-    // of f64.
+    upload_converted(
+        rows,
+        cols,
+        device,
+        || x.iter().map(|&v| v as f32).collect(),
+        || x.to_vec(),
+    )
+}
+
+/// A `[rows, cols]` tensor on `device` from the values `as_f32` (an f32 device) or `as_f64`
+/// (any other) make. An f32 device gets f32 data, rounded on the host in one pass (as Burn's
+/// cast rounds them), not an f64 buffer that Burn would then convert: the test set at
+/// d = 3000 is 240 MB of f64.
+fn upload_converted(
+    rows: usize,
+    cols: usize,
+    device: &Device,
+    as_f32: impl FnOnce() -> Vec<f32>,
+    as_f64: impl FnOnce() -> Vec<f64>,
+) -> Tensor<2> {
     let data = match device.settings().float_dtype {
-        FloatDType::F32 => TensorData::new(
-            x.iter().map(|&v| v as f32).collect::<Vec<f32>>(),
-            [rows, cols],
-        ),
-        _ => TensorData::new(x.to_vec(), [rows, cols]),
+        FloatDType::F32 => TensorData::new(as_f32(), [rows, cols]),
+        _ => TensorData::new(as_f64(), [rows, cols]),
     };
     Tensor::from_data(data, device)
 }
@@ -80,21 +94,40 @@ pub fn empirical_lda(data: &BinaryDataset, device: &Device) -> Option<Vec<f64>> 
     if n <= d {
         return None;
     }
-    let yx = data.label_absorbed();
+    // `y_i x_i`, row by row, made as it is read (no f64 copy of the set on an f32 device).
+    let absorbed = || {
+        data.x
+            .chunks_exact(d)
+            .zip(&data.y)
+            .flat_map(|(row, &y)| row.iter().map(move |v| v * y))
+    };
     let mut mean = vec![0.0; d];
-    for row in yx.chunks(d) {
+    for (row, &y) in data.x.chunks_exact(d).zip(&data.y) {
         mean.iter_mut()
             .zip(row)
-            .for_each(|(m, v)| *m += v / n as f64);
+            .for_each(|(m, v)| *m += v * y / n as f64);
     }
-    let t = upload(&yx, n, d, device);
-    let gram = logit_reg_model::to_f64_vec(t.clone().transpose().matmul(t));
+    let t = upload_converted(
+        n,
+        d,
+        device,
+        || absorbed().map(|v| v as f32).collect(),
+        || absorbed().collect(),
+    );
+    let gram = t.clone().transpose().matmul(t).into_data();
+    let gram: Vec<f64> = match gram.as_slice::<f32>() {
+        Ok(values) => values.iter().map(|&v| f64::from(v)).collect(),
+        Err(_) => gram.iter::<f64>().collect(),
+    };
     let mut sigma = vec![0.0; d * d];
     for i in 0..d {
-        for j in 0..d {
-            // Symmetrise: the device's f32 products need not be exactly symmetric.
+        for j in i..d {
+            // Symmetrise: the device's f32 products need not be exactly symmetric. Both
+            // triangles get the same value (the sum and the product commute exactly).
             let g = 0.5 * (gram[i * d + j] + gram[j * d + i]);
-            sigma[i * d + j] = g / n as f64 - mean[i] * mean[j];
+            let value = g / n as f64 - mean[i] * mean[j];
+            sigma[i * d + j] = value;
+            sigma[j * d + i] = value;
         }
     }
     cholesky_in_place_with(&mut sigma, d, crate::fused::prefix_dots).ok()?;
@@ -124,20 +157,48 @@ impl Problem {
         problem
     }
 
+    /// [`Problem::binary_split`] of `model`'s draw rescaled from the draw `unit` of
+    /// [`SignalPlusNoise::unit`] with the same seed ([`SignalPlusNoise::rescale`]), and
+    /// bit-identical to it: the test set goes to the device in one pass over the unit draw,
+    /// without the rescaled f64 copy that the metrics never read.
+    pub fn binary_rescaled(model: &SignalPlusNoise, unit: &BinarySplit, device: &Device) -> Self {
+        let inner = device.clone().inner();
+        let train = model.rescale(&unit.train);
+        let test = &unit.test;
+        let test_x_eval = upload_converted(
+            test.n,
+            test.d,
+            &inner,
+            || model.rescaled_inputs(test, |v| v as f32),
+            || model.rescaled_inputs(test, |v| v),
+        );
+        let mut problem = Self::binary_with_test(&train, test_x_eval, &test.y, device);
+        problem.signal_noise = Some(*model);
+        problem.fisher = model.fisher_direction().ok();
+        problem.lda = empirical_lda(&train, &inner);
+        problem
+    }
+
     /// A binary problem from given train and test sets (user-supplied data or embeddings).
     pub fn from_binary(train: &BinaryDataset, test: &BinaryDataset, device: &Device) -> Self {
+        let test_x_eval = upload(&test.x, test.n, test.d, &device.clone().inner());
+        Self::binary_with_test(train, test_x_eval, &test.y, device)
+    }
+
+    /// A binary problem from the train set, the test inputs already on the inner device and
+    /// the test labels.
+    fn binary_with_test(
+        train: &BinaryDataset,
+        test_x_eval: Tensor<2>,
+        test_y: &[f64],
+        device: &Device,
+    ) -> Self {
         let labels = Labels::Binary {
             train: train.y.clone(),
-            test: test.y.clone(),
+            test: test_y.to_vec(),
             train_column: upload(&train.y, train.n, 1, device),
         };
-        Self::with_labels(
-            (&train.x, train.n),
-            (&test.x, test.n),
-            train.d,
-            labels,
-            device,
-        )
+        Self::with_labels((&train.x, train.n), test_x_eval, train.d, labels, device)
     }
 
     /// A K-class problem from given train and test sets.
@@ -153,34 +214,28 @@ impl Problem {
             test: test.labels.clone(),
             train_tensor: Tensor::from_data(TensorData::new(labels_i64, [train.n]), device),
         };
-        Self::with_labels(
-            (&train.x, train.n),
-            (&test.x, test.n),
-            train.d,
-            labels,
-            device,
-        )
+        let test_x_eval = upload(&test.x, test.n, test.d, &device.clone().inner());
+        Self::with_labels((&train.x, train.n), test_x_eval, train.d, labels, device)
     }
 
-    /// The inputs (row-major, with their row counts) uploaded, with `labels`. The train inputs
-    /// are uploaded once; the metrics read the same buffer through the inner (non-autodiff)
-    /// device.
+    /// The train inputs (row-major, with their row count) uploaded, with the test inputs
+    /// `[N_test, d]` already on the inner device and `labels`. The train inputs are uploaded
+    /// once; the metrics read the same buffer through the inner (non-autodiff) device.
     fn with_labels(
         (train_x, n): (&[f64], usize),
-        (test_x, n_test): (&[f64], usize),
+        test_x_eval: Tensor<2>,
         d: usize,
         labels: Labels,
         device: &Device,
     ) -> Self {
-        let inner = device.clone().inner();
         let train_x = upload(train_x, n, d, device);
         Self {
             n,
-            n_test,
+            n_test: test_x_eval.dims()[0],
             d,
             train_x_eval: train_x.clone().inner(),
             train_x,
-            test_x_eval: upload(test_x, n_test, d, &inner),
+            test_x_eval,
             labels,
             signal_noise: None,
             fisher: None,
