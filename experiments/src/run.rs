@@ -284,6 +284,35 @@ type ProblemKey = (SignalPlusNoise, u64, Backend, Precision);
 /// The problems last built by any job of this process, most recent first.
 static PROBLEMS: std::sync::Mutex<Vec<(ProblemKey, Problem)>> = std::sync::Mutex::new(Vec::new());
 
+/// How many empirical LDA directions [`signal_noise_problem`] keeps (at most 16 KB each: the
+/// direction exists for d < N only), so that batches of one draw far apart in the queue, such
+/// as a figure's gradient-descent groups and its exact solves, compute it once.
+pub const LDA_DIRECTIONS_KEPT: usize = 4096;
+
+/// The empirical LDA directions computed last, most recent first.
+type KeptLda = Vec<(ProblemKey, Option<Vec<f64>>)>;
+static LDA_DIRECTIONS: std::sync::Mutex<KeptLda> = std::sync::Mutex::new(Vec::new());
+
+/// The empirical LDA direction of the problem `key` with the rescaled train set `train`, kept
+/// in [`LDA_DIRECTIONS`] or computed on `device` ([`logit_reg_train::problem::empirical_lda`]).
+fn kept_lda(
+    key: &ProblemKey,
+    train: &logit_reg_data::BinaryDataset,
+    device: &burn::tensor::Device,
+) -> Option<Vec<f64>> {
+    let lock = || LDA_DIRECTIONS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, lda)) = lock().iter().find(|(k, _)| k == key) {
+        return lda.clone();
+    }
+    let lda = logit_reg_train::problem::empirical_lda(train, device);
+    let mut kept = lock();
+    if !kept.iter().any(|(k, _)| k == key) {
+        kept.insert(0, (*key, lda.clone()));
+        kept.truncate(LDA_DIRECTIONS_KEPT);
+    }
+    lda
+}
+
 /// The bytes of input data `problem` holds on its device (train and test inputs).
 fn problem_bytes(problem: &Problem, precision: Precision) -> usize {
     let width = match precision {
@@ -297,7 +326,8 @@ fn problem_bytes(problem: &Problem, precision: Precision) -> usize {
 /// rescaled from the unit draw `unit` of the same seed (or [`unit_draw`]'s), and kept for the
 /// next batches that ask for the same one ([`PROBLEMS_KEPT`], [`PROBLEMS_KEPT_BYTES`]): the
 /// batches of a draw that differ only in α, the optimiser or the solver share the same data,
-/// its f32 copies and its empirical LDA direction (BENCHMARKS.md, "Problems kept").
+/// its f32 copies and its empirical LDA direction (BENCHMARKS.md, "Problems kept"); the
+/// LDA direction alone is kept longer ([`LDA_DIRECTIONS_KEPT`]).
 /// The problem is the same value built again would be, bit for bit.
 ///
 /// # Errors
@@ -323,9 +353,12 @@ pub fn signal_noise_problem(
         return Ok(problem);
     }
     // Built outside the lock: another job may build the same one meanwhile (the same values).
+    let lda = |train: &logit_reg_data::BinaryDataset, inner: &burn::tensor::Device| {
+        kept_lda(&key, train, inner)
+    };
     let problem = match unit {
-        Some(unit) => Problem::binary_rescaled(model, unit, device),
-        None => Problem::binary_rescaled(model, &*unit_draw(model, seed)?, device),
+        Some(unit) => Problem::binary_rescaled_with_lda(model, unit, device, lda),
+        None => Problem::binary_rescaled_with_lda(model, &*unit_draw(model, seed)?, device, lda),
     };
     let mut problems = lock();
     if let Some(problem) = kept(&mut problems) {

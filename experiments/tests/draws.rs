@@ -1,7 +1,8 @@
 //! The unit draws and problems kept across batches (`experiments::run::unit_draw`,
 //! `experiments::run::signal_noise_problem`): a batch's train and test sets rescaled from a
 //! kept draw must be, bit for bit, the sets its model draws afresh, the batches of one draw
-//! must share it, and a kept problem must be the problem built from the fresh draw. The oracles
+//! must share it, and a kept problem (or one built again with its kept LDA direction) must be
+//! the problem built from the fresh draw. The oracles
 //! are `SignalPlusNoise::generate` and `Problem::binary_split`.
 
 use std::sync::Arc;
@@ -110,9 +111,17 @@ fn kept_problems_are_the_problems_of_the_fresh_draws_bit_for_bit() {
         model(11, 1.0, 0.5, 1.0, Noise::Gaussian),
         model(11, 0.3, 1.7, 0.25, Noise::Gaussian),
     ];
-    // Each model twice, the second time out of the kept problems: a key that missed a σ
-    // would hand the second model the first one's data.
-    for round in 0..2 {
+    // Each model three times: the second time out of the kept problems (a key that missed a
+    // σ would hand the second model the first one's data), the third after other problems
+    // have pushed them out, with only their LDA directions kept.
+    for round in 0..3 {
+        if round == 2 {
+            for i in 0..=PROBLEMS_KEPT {
+                let other = model(11, 1.0, 0.1 * (i + 1) as f64, 3.0, Noise::Gaussian);
+                signal_noise_problem(&other, 5, (Backend::Flex, precision), &device, None)
+                    .expect("a valid model");
+            }
+        }
         for m in &models {
             let seed = 5;
             let fresh = Problem::binary_split(m, &m.generate(seed).expect("valid"), &device);

@@ -162,6 +162,18 @@ impl Problem {
     /// bit-identical to it: the test set goes to the device in one pass over the unit draw,
     /// without the rescaled f64 copy that the metrics never read.
     pub fn binary_rescaled(model: &SignalPlusNoise, unit: &BinarySplit, device: &Device) -> Self {
+        Self::binary_rescaled_with_lda(model, unit, device, empirical_lda)
+    }
+
+    /// [`Problem::binary_rescaled`] with its empirical LDA direction from `lda`, given the
+    /// rescaled train set and the inner device ([`empirical_lda`], or a value kept from an
+    /// earlier problem of the same data).
+    pub fn binary_rescaled_with_lda(
+        model: &SignalPlusNoise,
+        unit: &BinarySplit,
+        device: &Device,
+        lda: impl FnOnce(&BinaryDataset, &Device) -> Option<Vec<f64>>,
+    ) -> Self {
         let inner = device.clone().inner();
         let train = model.rescale(&unit.train);
         let test = &unit.test;
@@ -175,7 +187,7 @@ impl Problem {
         let mut problem = Self::binary_with_test(&train, test_x_eval, &test.y, device);
         problem.signal_noise = Some(*model);
         problem.fisher = model.fisher_direction().ok();
-        problem.lda = empirical_lda(&train, &inner);
+        problem.lda = lda(&train, &inner);
         problem
     }
 
