@@ -213,10 +213,51 @@ pub enum BuiltModel {
 /// f64) the kept draws hold 1.2 GB.
 pub const UNIT_DRAWS_KEPT: usize = 4;
 
-/// The unit draws last used by any job of this process, most recent first: the unit model
-/// ([`SignalPlusNoise::unit`]), the data seed, and its train and test sets.
-type UnitDraws = Vec<(SignalPlusNoise, u64, Arc<logit_reg_data::BinarySplit>)>;
-static UNIT_DRAWS: std::sync::Mutex<UnitDraws> = std::sync::Mutex::new(Vec::new());
+/// Values kept by key for the next batches of the process, most recently used first: the
+/// kept unit draws, problems and LDA directions. Lookups and insertions take the lock; the
+/// value itself is made outside it, so two jobs may make the same one at once (the same
+/// values), and the first one kept wins.
+struct Kept<K, V>(std::sync::Mutex<Vec<(K, V)>>);
+
+impl<K: PartialEq, V: Clone> Kept<K, V> {
+    const fn new() -> Self {
+        Self(std::sync::Mutex::new(Vec::new()))
+    }
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, Vec<(K, V)>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The value kept for `key`, which becomes the most recently used.
+    fn get(&self, key: &K) -> Option<V> {
+        Self::promote(&mut self.entries(), key)
+    }
+
+    fn promote(entries: &mut Vec<(K, V)>, key: &K) -> Option<V> {
+        let at = entries.iter().position(|(k, _)| k == key)?;
+        let entry = entries.remove(at);
+        let value = entry.1.clone();
+        entries.insert(0, entry);
+        Some(value)
+    }
+
+    /// Keeps `value` for `key` (or returns the value another job kept meanwhile), then the
+    /// first `keep(entries)` entries only.
+    fn insert(&self, key: K, value: V, keep: impl Fn(&[(K, V)]) -> usize) -> V {
+        let mut entries = self.entries();
+        if let Some(kept) = Self::promote(&mut entries, &key) {
+            return kept;
+        }
+        entries.insert(0, (key, value.clone()));
+        let keep = keep(&entries);
+        entries.truncate(keep);
+        value
+    }
+}
+
+/// The unit draws: the unit model ([`SignalPlusNoise::unit`]) and the data seed, with its
+/// train and test sets.
+static UNIT_DRAWS: Kept<(SignalPlusNoise, u64), Arc<logit_reg_data::BinarySplit>> = Kept::new();
 
 /// The draw of `model.unit()` from `seed`, kept for the next [`UNIT_DRAWS_KEPT`] distinct
 /// draws, so that the batches of one draw draw it once (12,000 rows at d = 1400 are 17 million
@@ -228,29 +269,12 @@ pub fn unit_draw(
     model: &SignalPlusNoise,
     seed: u64,
 ) -> Result<Arc<logit_reg_data::BinarySplit>, ExperimentError> {
-    let unit = model.unit();
-    let kept = |draws: &mut UnitDraws| {
-        let at = draws
-            .iter()
-            .position(|(m, s, _)| *m == unit && *s == seed)?;
-        let entry = draws.remove(at);
-        let split = Arc::clone(&entry.2);
-        draws.insert(0, entry);
-        Some(split)
-    };
-    let lock = || UNIT_DRAWS.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(split) = kept(&mut lock()) {
+    let key = (model.unit(), seed);
+    if let Some(split) = UNIT_DRAWS.get(&key) {
         return Ok(split);
     }
-    // Drawn outside the lock: another job may draw the same one meanwhile (the same values).
-    let split = Arc::new(unit.generate(seed).map_err(ExperimentError::data)?);
-    let mut draws = lock();
-    if let Some(split) = kept(&mut draws) {
-        return Ok(split);
-    }
-    draws.insert(0, (unit, seed, Arc::clone(&split)));
-    draws.truncate(UNIT_DRAWS_KEPT);
-    Ok(split)
+    let split = Arc::new(key.0.generate(seed).map_err(ExperimentError::data)?);
+    Ok(UNIT_DRAWS.insert(key, split, |entries| entries.len().min(UNIT_DRAWS_KEPT)))
 }
 
 /// `model`'s train and test sets of `seed`, rescaled from its unit draw ([`unit_draw`],
@@ -281,17 +305,16 @@ pub const PROBLEMS_KEPT_BYTES: usize = 1 << 30;
 /// and the device's backend and precision.
 type ProblemKey = (SignalPlusNoise, u64, Backend, Precision);
 
-/// The problems last built by any job of this process, most recent first.
-static PROBLEMS: std::sync::Mutex<Vec<(ProblemKey, Problem)>> = std::sync::Mutex::new(Vec::new());
+/// The problems last built by any job of this process.
+static PROBLEMS: Kept<ProblemKey, Problem> = Kept::new();
 
 /// How many empirical LDA directions [`signal_noise_problem`] keeps (at most 16 KB each: the
 /// direction exists for d < N only), so that batches of one draw far apart in the queue, such
 /// as a figure's gradient-descent groups and its exact solves, compute it once.
 pub const LDA_DIRECTIONS_KEPT: usize = 4096;
 
-/// The empirical LDA directions computed last, most recent first.
-type KeptLda = Vec<(ProblemKey, Option<Vec<f64>>)>;
-static LDA_DIRECTIONS: std::sync::Mutex<KeptLda> = std::sync::Mutex::new(Vec::new());
+/// The empirical LDA directions computed last.
+static LDA_DIRECTIONS: Kept<ProblemKey, Option<Vec<f64>>> = Kept::new();
 
 /// The empirical LDA direction of the problem `key` with the rescaled train set `train`, kept
 /// in [`LDA_DIRECTIONS`] or computed on `device` ([`logit_reg_train::problem::empirical_lda`]).
@@ -300,17 +323,11 @@ fn kept_lda(
     train: &logit_reg_data::BinaryDataset,
     device: &burn::tensor::Device,
 ) -> Option<Vec<f64>> {
-    let lock = || LDA_DIRECTIONS.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, lda)) = lock().iter().find(|(k, _)| k == key) {
-        return lda.clone();
+    if let Some(lda) = LDA_DIRECTIONS.get(key) {
+        return lda;
     }
     let lda = logit_reg_train::problem::empirical_lda(train, device);
-    let mut kept = lock();
-    if !kept.iter().any(|(k, _)| k == key) {
-        kept.insert(0, (*key, lda.clone()));
-        kept.truncate(LDA_DIRECTIONS_KEPT);
-    }
-    lda
+    LDA_DIRECTIONS.insert(*key, lda, |entries| entries.len().min(LDA_DIRECTIONS_KEPT))
 }
 
 /// The bytes of input data `problem` holds on its device (train and test inputs).
@@ -326,8 +343,8 @@ fn problem_bytes(problem: &Problem, precision: Precision) -> usize {
 /// rescaled from the unit draw `unit` of the same seed (or [`unit_draw`]'s), and kept for the
 /// next batches that ask for the same one ([`PROBLEMS_KEPT`], [`PROBLEMS_KEPT_BYTES`]): the
 /// batches of a draw that differ only in α, the optimiser or the solver share the same data,
-/// its f32 copies and its empirical LDA direction (BENCHMARKS.md, "Problems kept"); the
-/// LDA direction alone is kept longer ([`LDA_DIRECTIONS_KEPT`]).
+/// its f32 copies and its empirical LDA direction (BENCHMARKS.md, "Problems kept, and the test
+/// set in one pass"); the LDA direction alone is kept longer ([`LDA_DIRECTIONS_KEPT`]).
 /// The problem is the same value built again would be, bit for bit.
 ///
 /// # Errors
@@ -341,18 +358,9 @@ pub fn signal_noise_problem(
 ) -> Result<Problem, ExperimentError> {
     model.validate().map_err(ExperimentError::data)?;
     let key: ProblemKey = (*model, seed, backend, precision);
-    let lock = || PROBLEMS.lock().unwrap_or_else(|e| e.into_inner());
-    let kept = |problems: &mut Vec<(ProblemKey, Problem)>| {
-        let at = problems.iter().position(|(k, _)| *k == key)?;
-        let entry = problems.remove(at);
-        let problem = entry.1.clone();
-        problems.insert(0, entry);
-        Some(problem)
-    };
-    if let Some(problem) = kept(&mut lock()) {
+    if let Some(problem) = PROBLEMS.get(&key) {
         return Ok(problem);
     }
-    // Built outside the lock: another job may build the same one meanwhile (the same values).
     let lda = |train: &logit_reg_data::BinaryDataset, inner: &burn::tensor::Device| {
         kept_lda(&key, train, inner)
     };
@@ -360,22 +368,18 @@ pub fn signal_noise_problem(
         Some(unit) => Problem::binary_rescaled_with_lda(model, unit, device, lda),
         None => Problem::binary_rescaled_with_lda(model, &*unit_draw(model, seed)?, device, lda),
     };
-    let mut problems = lock();
-    if let Some(problem) = kept(&mut problems) {
-        return Ok(problem);
-    }
-    problems.insert(0, (key, problem.clone()));
-    let mut bytes = 0;
-    let mut keep = 0;
-    for (k, p) in problems.iter() {
-        bytes += problem_bytes(p, k.3);
-        if keep == PROBLEMS_KEPT || (keep > 0 && bytes > PROBLEMS_KEPT_BYTES) {
-            break;
-        }
-        keep += 1;
-    }
-    problems.truncate(keep);
-    Ok(problem)
+    Ok(PROBLEMS.insert(key, problem, |entries| {
+        let mut bytes = 0;
+        entries
+            .iter()
+            .take(PROBLEMS_KEPT)
+            .take_while(|(k, p)| {
+                let first = bytes == 0;
+                bytes += problem_bytes(p, k.3);
+                first || bytes <= PROBLEMS_KEPT_BYTES
+            })
+            .count()
+    }))
 }
 
 /// Builds the problem, objective, model, metric context and specs of `config`.

@@ -150,11 +150,17 @@ impl Problem {
     /// its unit draw, [`SignalPlusNoise::rescale`]).
     pub fn binary_split(model: &SignalPlusNoise, split: &BinarySplit, device: &Device) -> Self {
         let inner = device.clone().inner();
-        let mut problem = Self::from_binary(&split.train, &split.test, device);
-        problem.signal_noise = Some(*model);
-        problem.fisher = model.fisher_direction().ok();
-        problem.lda = empirical_lda(&split.train, &inner);
-        problem
+        Self::from_binary(&split.train, &split.test, device)
+            .with_references(model, empirical_lda(&split.train, &inner))
+    }
+
+    /// This problem with `model` and its reference directions: the population Fisher
+    /// direction and the empirical LDA direction `lda`.
+    fn with_references(mut self, model: &SignalPlusNoise, lda: Option<Vec<f64>>) -> Self {
+        self.signal_noise = Some(*model);
+        self.fisher = model.fisher_direction().ok();
+        self.lda = lda;
+        self
     }
 
     /// [`Problem::binary_split`] of `model`'s draw rescaled from the draw `unit` of
@@ -184,11 +190,8 @@ impl Problem {
             || model.rescaled_inputs(test, |v| v as f32),
             || model.rescaled_inputs(test, |v| v),
         );
-        let mut problem = Self::binary_with_test(&train, test_x_eval, &test.y, device);
-        problem.signal_noise = Some(*model);
-        problem.fisher = model.fisher_direction().ok();
-        problem.lda = lda(&train, &inner);
-        problem
+        let lda = lda(&train, &inner);
+        Self::binary_with_test(&train, test_x_eval, &test.y, device).with_references(model, lda)
     }
 
     /// A binary problem from given train and test sets (user-supplied data or embeddings).
