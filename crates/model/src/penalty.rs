@@ -68,6 +68,18 @@ pub trait LogitPenalty: Debug + Send + Sync {
     /// `f′(t)`.
     fn derivative(&self, t: f64) -> f64;
 
+    /// `f′(t_i)` for every i, into `out_i`: by default a loop over
+    /// [`LogitPenalty::derivative`], one dynamic call per slice (the fused engine's step asks
+    /// for a run's margins at once).
+    ///
+    /// # Shapes
+    /// - `t`, `out`: `[n]`
+    fn derivatives(&self, t: &[f64], out: &mut [f64]) {
+        for (out, &t) in out.iter_mut().zip(t) {
+            *out = self.derivative(t);
+        }
+    }
+
     /// `f″(t)`.
     fn second_derivative(&self, t: f64) -> f64;
 }

@@ -343,18 +343,22 @@ impl<T: HostFloat> DualTrainer<T> {
         let n = self.n;
         for (m, &dot) in dots.iter().enumerate() {
             let (scale, rest2) = (self.scale[m], self.rest2[m]);
-            let mut suspect = false;
-            for i in 0..n {
-                let k = m * n + i;
-                let mut t = scale * self.start_margins[k] + rest2 * products[k].to_f64();
-                if self.maps.is_some() {
-                    t += self.first[k] * dot;
-                }
-                self.margins[k] = t;
-                self.derivs[k] = self.data_scale * self.loss.derivative(m, t);
-                suspect |= t.is_nan() || t.abs() > SUSPECT_MARGIN;
+            let run = m * n..(m + 1) * n;
+            let margins = &mut self.margins[run.clone()];
+            let start = &self.start_margins[run.clone()];
+            for ((t, &t0), p) in margins.iter_mut().zip(start).zip(&products[run.clone()]) {
+                *t = scale * t0 + rest2 * p.to_f64();
             }
-            self.suspect[m] = suspect;
+            if self.maps.is_some() {
+                for (t, q) in margins.iter_mut().zip(&self.first[run.clone()]) {
+                    *t += q * dot;
+                }
+            }
+            self.suspect[m] = margins
+                .iter()
+                .any(|t| t.is_nan() || t.abs() > SUSPECT_MARGIN);
+            let derivs = &mut self.derivs[run];
+            self.loss.derivatives(m, margins, self.data_scale, derivs);
         }
         self.products = products;
         self.fresh = true;

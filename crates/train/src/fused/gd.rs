@@ -7,11 +7,12 @@ use std::sync::{Mutex, RwLock};
 use std::time::Instant;
 
 use logit_reg_model::penalty::{LogitPenalty, MultiClassPenalty, log_sum_exp, softmax_into};
-use logit_reg_model::target::{sigmoid, softplus};
+use logit_reg_model::target::softplus;
 use pulp::Arch;
 use rayon::prelude::*;
 
 use super::kernels::{HostFloat, sum_into, sum_scaled_into};
+use super::logistic::{combine_derivatives, combine_derivatives_here, logistic};
 use super::team::{
     PartObjective, PartState, SPIN_FOR, Shared, block_rows, lock, part_ranges, read,
     softmax_part_objective, team_size, write,
@@ -126,14 +127,45 @@ impl PointwiseMarginLoss {
         }
     }
 
-    /// `ℓ′_m(t) = −(1 − α_m)·σ(−t) + α_m·f′(t)`.
+    /// `ℓ′_m(t) = −(1 − α_m)·σ(−t) + α_m·f′(t)`, with σ from the fused engine's vectorising
+    /// exponential (libm's to about one unit in the last place), so that this
+    /// value is bit for bit the one [`PointwiseMarginLoss::derivatives`] gives.
     pub fn derivative(&self, run: usize, t: f64) -> f64 {
-        let ce = -sigmoid(-t);
+        let ce = -logistic(-t);
         match &self.penalty {
             None => ce,
             Some(f) => {
                 let a = self.alpha[run];
                 (1.0 - a) * ce + a * f.derivative(t)
+            }
+        }
+    }
+
+    /// `out_i = scale·ℓ′_m(t_i)` for every margin of run m: the penalty's derivatives in one
+    /// call ([`LogitPenalty::derivatives`]), then the logistic part in one vectorised pass.
+    /// Each value is bit for bit `scale * self.derivative(run, t_i)`.
+    ///
+    /// # Shapes
+    /// - `t`, `out`: `[n]`
+    pub fn derivatives(&self, run: usize, t: &[f64], scale: f64, out: &mut [f64]) {
+        match &self.penalty {
+            None => combine_derivatives(t, 0.0, false, scale, out),
+            Some(f) => {
+                f.derivatives(t, out);
+                combine_derivatives(t, self.alpha[run], true, scale, out);
+            }
+        }
+    }
+
+    /// [`PointwiseMarginLoss::derivatives`] compiled into a caller that already runs inside
+    /// pulp's dispatch (the same values).
+    #[inline(always)]
+    pub(crate) fn derivatives_here(&self, run: usize, t: &[f64], scale: f64, out: &mut [f64]) {
+        match &self.penalty {
+            None => combine_derivatives_here(t, 0.0, false, scale, out),
+            Some(f) => {
+                f.derivatives(t, out);
+                combine_derivatives_here(t, self.alpha[run], true, scale, out);
             }
         }
     }

@@ -72,6 +72,7 @@ mod dual;
 mod engine;
 mod gd;
 mod kernels;
+mod logistic;
 mod team;
 
 pub use dual::DualTrainer;

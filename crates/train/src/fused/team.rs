@@ -57,8 +57,11 @@ const BLOCK_BYTES: usize = 1 << 19;
 /// Rows per block of the blocked kernel for rows of `d` entries of `bytes` bytes each:
 /// [`BLOCK_BYTES`] of rows, at least 16 and at most 128; a function of the shape only.
 pub(crate) fn block_rows(d: usize, bytes: usize) -> usize {
-    (BLOCK_BYTES / (d * bytes).max(1)).clamp(16, 128)
+    (BLOCK_BYTES / (d * bytes).max(1)).clamp(16, MAX_BLOCK_ROWS)
 }
+
+/// Most rows in a block of [`block_rows`].
+const MAX_BLOCK_ROWS: usize = 128;
 /// Fewest matrix entries per part: below this a thread costs more than it saves.
 const MIN_PART_ENTRIES: usize = 1 << 17;
 
@@ -118,25 +121,22 @@ impl<T: HostFloat> PartGradient<'_, T> {
         full
     }
 
-    /// `c_r = scale · ℓ′_m(t_r)` for the margins `t` of run m, flagging suspect margins.
-    #[inline(always)]
-    fn derivative_weights<const R: usize>(&mut self, m: usize, t: [T; R]) -> [T; R] {
-        t.map(|v| self.derivative_weight(m, v))
-    }
-
-    /// `c = scale · ℓ′_m(t)` for one margin of run m, flagging a suspect margin. Only a margin
+    /// `c_r = scale · ℓ′_m(t_r)` for the margins `t` of run m, flagging a suspect margin
+    /// (vectorised with the caller's loop: this runs inside pulp's dispatch). Only a margin
     /// loss reaches here: a multi-class loss always takes the blocked kernel, whose
     /// derivatives are [`PartGradient::softmax_derivatives`].
     #[inline(always)]
-    fn derivative_weight(&mut self, m: usize, t: T) -> T {
+    fn derivative_weights<const R: usize>(&mut self, m: usize, t: [T; R]) -> [T; R] {
         let FusedLoss::Margin { loss, .. } = self.loss else {
             unreachable!("a multi-class loss takes the blocked kernel")
         };
-        let t = t.to_f64();
-        if t.is_nan() || t.abs() > SUSPECT_MARGIN {
+        let t = t.map(|v| v.to_f64());
+        if t.iter().any(|t| t.is_nan() || t.abs() > SUSPECT_MARGIN) {
             self.suspect[m] = true;
         }
-        T::from_f64(self.data_scale * loss.derivative(m, t))
+        let mut c = [0.0; R];
+        loss.derivatives_here(m, &t, self.data_scale, &mut c);
+        c.map(T::from_f64)
     }
 
     /// The derivatives of a block's logits under a K-class loss, in place: `t` is
@@ -188,6 +188,8 @@ impl<T: HostFloat> PartGradient<'_, T> {
         let (all_rows, weights) = (self.rows, self.weights);
         let weights = MatRef::from_column_major_slice(weights, d, cols);
         let rows_per_block = block_rows(d, std::mem::size_of::<T>());
+        // One column of a block's margins, and its derivatives, in f64.
+        let (mut block_margins, mut block_derivs) = ([0.0; MAX_BLOCK_ROWS], [0.0; MAX_BLOCK_ROWS]);
         for (block, r0) in (0..n).step_by(rows_per_block).enumerate() {
             let b = rows_per_block.min(n - r0);
             let rows = MatRef::from_row_major_slice(&all_rows[r0 * d..(r0 + b) * d], b, d);
@@ -199,10 +201,21 @@ impl<T: HostFloat> PartGradient<'_, T> {
                 weights,
             );
             match self.loss {
-                FusedLoss::Margin { .. } => {
+                FusedLoss::Margin { loss, .. } => {
+                    let (margins, derivs) = (&mut block_margins[..b], &mut block_derivs[..b]);
                     for (m, column) in t.chunks_exact_mut(b).enumerate() {
-                        for v in column {
-                            *v = self.derivative_weight(m, *v);
+                        for (t, v) in margins.iter_mut().zip(column.iter()) {
+                            *t = v.to_f64();
+                        }
+                        if margins
+                            .iter()
+                            .any(|t| t.is_nan() || t.abs() > SUSPECT_MARGIN)
+                        {
+                            self.suspect[m] = true;
+                        }
+                        loss.derivatives(m, margins, self.data_scale, derivs);
+                        for (v, g) in column.iter_mut().zip(derivs.iter()) {
+                            *v = T::from_f64(*g);
                         }
                     }
                 }
