@@ -81,7 +81,9 @@ pub fn resolve_engine(config: &RunConfig) -> EngineName {
 /// Whether `config`'s runs take the fused engine's dual form ([`FusedKernel::Dual`]: GD in the
 /// span of the training rows): asked for, or chosen by `auto` for binary runs by GD without a
 /// gradient tolerance on a synthetic draw whose width (d, or d + 1 for the base matrix of a
-/// group) is at least [`logit_reg_train::fused::DUAL_MIN_RATIO`]·N, as the engine chooses it.
+/// group) is at least [`logit_reg_train::fused::DUAL_MIN_RATIO`]·N (more from
+/// [`logit_reg_train::fused::DUAL_MANY_RUNS`] runs on), as the engine chooses it for the
+/// config's own runs.
 pub fn takes_dual_form(config: &RunConfig) -> bool {
     if resolve_engine(config) != EngineName::Fused {
         return false;
@@ -92,9 +94,13 @@ pub fn takes_dual_form(config: &RunConfig) -> bool {
         // A real data set's width is known only once its file is read.
         FusedKernel::Auto if !config.is_real() => {
             let width = config.data.d + usize::from(config.train.group_by_draw);
+            // The config's own runs: a group's engine decides on all of its members' runs,
+            // which can only raise the ratio asked for (this answer is for cost estimates).
+            let runs = config.runs().unwrap_or(1);
             let chosen = FusedKernel::Auto.with_dual_form(
                 binary_gd,
                 config.train.grad_tol,
+                runs,
                 config.data.n,
                 width,
             );

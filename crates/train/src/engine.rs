@@ -306,6 +306,7 @@ fn fused_setup<M: LogitModel>(
             kernel: spec.fused_kernel.with_dual_form(
                 optimizer == FusedOptimizer::Gd && matches!(problem.labels, Labels::Binary { .. }),
                 spec.grad_tol,
+                spec.lr.len(),
                 problem.n,
                 problem.d,
             ),

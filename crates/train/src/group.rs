@@ -53,7 +53,9 @@ pub struct GroupSpec {
     /// Threads (0: the available cores).
     pub threads: usize,
     /// The kernel (`Auto`: for GD, the dual form from a base width d + 1 ≥
-    /// [`crate::fused::DUAL_MIN_RATIO`]·N on; else by the number of runs in the whole group).
+    /// [`crate::fused::DUAL_MIN_RATIO`]·N on, the ratio of
+    /// [`FusedKernel::with_dual_form`] for the whole group's runs; else by the number of runs
+    /// in the whole group).
     pub kernel: FusedKernel,
     /// Steps of every batch.
     pub steps: u64,
@@ -151,6 +153,7 @@ fn train_group_in<T: HostFloat>(
             }
         }
     }
+    let runs = lr.len();
     let fused = FusedSpec {
         loss: FusedLoss::Margin {
             loss: PointwiseMarginLoss {
@@ -168,6 +171,7 @@ fn train_group_in<T: HostFloat>(
         kernel: spec.kernel.with_dual_form(
             spec.optimizer == FusedOptimizer::Gd,
             0.0,
+            runs,
             labels.len(),
             d + 1,
         ),

@@ -32,6 +32,20 @@ pub const BLOCKED_MIN_RUNS: usize = 8;
 /// paper's standard λ = d/N = 0.7 (BENCHMARKS.md, "Choosing the kernel").
 pub const DUAL_MIN_RATIO: f64 = 0.7;
 
+/// Runs from which [`FusedKernel::Auto`] asks more of the width before it takes the dual form
+/// ([`DUAL_MIN_RATIO_MANY_RUNS`]): with many runs the blocked kernel's GEMMs run near the
+/// machine's GEMM rate and the dual form's register tiles at about half of it, which outweighs
+/// the dual form's smaller work at width 0.7 N. Measured at N = 2000 (f32 and f64, on two
+/// threads and as one-thread jobs): at d = 1400 the blocked kernel is ahead at 24 and 32 runs in
+/// all four settings (1.23 against 1.56 ms at 24 runs in f32 on two threads), and the dual form
+/// at 16 runs as a job; at d = 1600 the dual form is ahead or level at 24 runs everywhere and at
+/// 32 runs as a job (BENCHMARKS.md, "Choosing the kernel").
+pub const DUAL_MANY_RUNS: usize = 24;
+
+/// The width/N from which [`FusedKernel::Auto`] takes the dual form for [`DUAL_MANY_RUNS`] runs
+/// or more (below them, [`DUAL_MIN_RATIO`]).
+pub const DUAL_MIN_RATIO_MANY_RUNS: f64 = 0.8;
+
 /// How the fused engine computes a step. Both compute the same gradient; they sum it in
 /// different orders, so their results agree to rounding, not bit for bit. Either one gives
 /// bit-identical results on any number of threads.
@@ -71,17 +85,28 @@ impl FusedKernel {
         *self == Self::Auto
     }
 
-    /// The one rule for the dual form: `Auto` becomes [`FusedKernel::Dual`] for binary runs
-    /// by GD (`binary_gd`) whose gradient norms are not asked for at every step
+    /// The one rule for the dual form: `Auto` becomes [`FusedKernel::Dual`] for `runs` binary
+    /// runs by GD (`binary_gd`) whose gradient norms are not asked for at every step
     /// (`grad_tol == 0`: the dual form would pay a second product a step for them), on `n`
     /// samples of `width` inputs each (the base matrix's width for column maps), from
-    /// `width ≥ DUAL_MIN_RATIO·n` on, where a step of the dual form is the faster one
-    /// ([`DUAL_MIN_RATIO`]). Any other choice is kept.
-    pub fn with_dual_form(self, binary_gd: bool, grad_tol: f64, n: usize, width: usize) -> Self {
+    /// `width ≥ DUAL_MIN_RATIO·n` on, or `width ≥ DUAL_MIN_RATIO_MANY_RUNS·n` from
+    /// [`DUAL_MANY_RUNS`] runs on, where a step of the dual form is the faster one
+    /// ([`DUAL_MIN_RATIO`], [`DUAL_MIN_RATIO_MANY_RUNS`]). Any other choice is kept.
+    pub fn with_dual_form(
+        self,
+        binary_gd: bool,
+        grad_tol: f64,
+        runs: usize,
+        n: usize,
+        width: usize,
+    ) -> Self {
+        let ratio = if runs >= DUAL_MANY_RUNS {
+            DUAL_MIN_RATIO_MANY_RUNS
+        } else {
+            DUAL_MIN_RATIO
+        };
         match self {
-            Self::Auto
-                if binary_gd && grad_tol == 0.0 && width as f64 >= DUAL_MIN_RATIO * n as f64 =>
-            {
+            Self::Auto if binary_gd && grad_tol == 0.0 && width as f64 >= ratio * n as f64 => {
                 Self::Dual
             }
             chosen => chosen,

@@ -31,7 +31,9 @@
 //! that is still in the core's cache: X comes from memory (or the shared cache) once per step
 //! instead of twice, and with several runs each tile is read once for two jobs. The inner loops
 //! are explicit SIMD register tiles through pulp's runtime dispatch (AVX2 + FMA where the CPU has
-//! it, scalar code otherwise), so no unsafe code is needed here. Nothing is allocated, no graph is
+//! it, scalar code otherwise), so no unsafe code is needed here. A binary run's loss derivatives
+//! are computed a tile, a block's column or (dual form) all N margins at once, with an
+//! exponential in plain f64 operations that vectorises (`logistic`). Nothing is allocated, no graph is
 //! built and nothing is copied between host and device inside the step; the objective is only
 //! evaluated when the caller asks (at logging steps, or when a margin turns suspect).
 //!
@@ -51,7 +53,8 @@
 //! `w = s·w₀ + Aᵀ v` formed only when asked for. With G's upper triangle kept, a step costs
 //! `2N²` flops a run instead of `4N·d` and reads N²/2 entries instead of N·d; `auto` takes it
 //! for binary GD runs from
-//! d ≥ [`DUAL_MIN_RATIO`]·N on (not when a gradient tolerance asks for the gradient norms at
+//! d ≥ [`DUAL_MIN_RATIO`]·N on, d ≥ [`DUAL_MIN_RATIO_MANY_RUNS`]·N from [`DUAL_MANY_RUNS`] runs
+//! on (not when a gradient tolerance asks for the gradient norms at
 //! every step, which cost it a second product). [`FusedEngine`] holds either form.
 //!
 //! **Runs on column maps of one matrix** ([`FusedTrainer::new_mapped`], [`ColumnMap`]). When
@@ -78,8 +81,9 @@ mod team;
 pub use dual::DualTrainer;
 pub use engine::FusedEngine;
 pub use gd::{
-    AdamScalars, BLOCKED_MIN_RUNS, ColumnMap, DUAL_MIN_RATIO, FusedKernel, FusedLoss,
-    FusedOptimizer, FusedSpec, FusedTrainer, PointwiseMarginLoss, SUSPECT_MARGIN, SoftmaxLoss,
+    AdamScalars, BLOCKED_MIN_RUNS, ColumnMap, DUAL_MANY_RUNS, DUAL_MIN_RATIO,
+    DUAL_MIN_RATIO_MANY_RUNS, FusedKernel, FusedLoss, FusedOptimizer, FusedSpec, FusedTrainer,
+    PointwiseMarginLoss, SUSPECT_MARGIN, SoftmaxLoss,
 };
 pub use kernels::{
     HostFloat, exp_after_product_probe, prefix_dots, rows_axpy, rows_dot, streaming_sum,

@@ -353,25 +353,63 @@ fn check_gradient(n: usize, d: usize, kernel: FusedKernel) {
 
 #[test]
 fn the_dual_form_is_chosen_by_one_rule() {
-    // At N = 2000: from width 0.7 N = 1400 on, for binary GD without a gradient tolerance.
+    // At N = 2000: from width 0.7 N = 1400 on, for binary GD without a gradient tolerance;
+    // from 24 runs on, from 0.8 N = 1600.
     let n = 2000;
     let at = (DUAL_MIN_RATIO * n as f64).ceil() as usize;
-    assert_eq!(at, 1400);
+    let many_at = (DUAL_MIN_RATIO_MANY_RUNS * n as f64).ceil() as usize;
+    assert_eq!((at, many_at, DUAL_MANY_RUNS), (1400, 1600, 24));
     let auto = FusedKernel::Auto;
-    assert_eq!(auto.with_dual_form(true, 0.0, n, at), FusedKernel::Dual);
-    assert_eq!(auto.with_dual_form(true, 0.0, n, 3000), FusedKernel::Dual);
-    assert_eq!(auto.with_dual_form(true, 0.0, n, at - 1), FusedKernel::Auto);
+    for runs in [1, 8, 16, 23] {
+        assert_eq!(
+            auto.with_dual_form(true, 0.0, runs, n, at),
+            FusedKernel::Dual
+        );
+        assert_eq!(
+            auto.with_dual_form(true, 0.0, runs, n, 3000),
+            FusedKernel::Dual
+        );
+        assert_eq!(
+            auto.with_dual_form(true, 0.0, runs, n, at - 1),
+            FusedKernel::Auto
+        );
+    }
+    for runs in [24, 32, 500] {
+        assert_eq!(
+            auto.with_dual_form(true, 0.0, runs, n, at),
+            FusedKernel::Auto
+        );
+        assert_eq!(
+            auto.with_dual_form(true, 0.0, runs, n, many_at - 1),
+            FusedKernel::Auto
+        );
+        assert_eq!(
+            auto.with_dual_form(true, 0.0, runs, n, many_at),
+            FusedKernel::Dual
+        );
+        assert_eq!(
+            auto.with_dual_form(true, 0.0, runs, n, 3000),
+            FusedKernel::Dual
+        );
+    }
     // Not binary GD (Adam, or K classes), or with the gradient norms asked for each step.
-    assert_eq!(auto.with_dual_form(false, 0.0, n, 3000), FusedKernel::Auto);
-    assert_eq!(auto.with_dual_form(true, 1e-6, n, 3000), FusedKernel::Auto);
+    assert_eq!(
+        auto.with_dual_form(false, 0.0, 4, n, 3000),
+        FusedKernel::Auto
+    );
+    assert_eq!(
+        auto.with_dual_form(true, 1e-6, 4, n, 3000),
+        FusedKernel::Auto
+    );
     // A kernel asked for is kept.
     for kernel in [
         FusedKernel::Pipelined,
         FusedKernel::Blocked,
         FusedKernel::Dual,
     ] {
-        assert_eq!(kernel.with_dual_form(true, 0.0, n, 3000), kernel);
-        assert_eq!(kernel.with_dual_form(false, 0.0, n, 10), kernel);
+        assert_eq!(kernel.with_dual_form(true, 0.0, 32, n, 1400), kernel);
+        assert_eq!(kernel.with_dual_form(true, 0.0, 4, n, 3000), kernel);
+        assert_eq!(kernel.with_dual_form(false, 0.0, 4, n, 10), kernel);
     }
 }
 
