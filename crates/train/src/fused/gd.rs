@@ -12,7 +12,7 @@ use pulp::Arch;
 use rayon::prelude::*;
 
 use super::kernels::{HostFloat, sum_into, sum_scaled_into};
-use super::logistic::{combine_derivatives, combine_derivatives_here, logistic};
+use super::logistic::{combine_derivatives, logistic};
 use super::team::{
     PartObjective, PartState, SPIN_FOR, Shared, block_rows, lock, part_ranges, read,
     softmax_part_objective, team_size, write,
@@ -167,32 +167,58 @@ impl PointwiseMarginLoss {
     }
 
     /// `out_i = scale·ℓ′_m(t_i)` for every margin of run m: the penalty's derivatives in one
-    /// call ([`LogitPenalty::derivatives`]), then the logistic part in one vectorised pass.
-    /// Each value is bit for bit `scale * self.derivative(run, t_i)`.
+    /// call ([`LogitPenalty::derivatives`]), then the logistic part in one vectorised pass
+    /// (through pulp's dispatch). Each value is bit for bit `scale * self.derivative(run, t_i)`.
     ///
     /// # Shapes
     /// - `t`, `out`: `[n]`
     pub fn derivatives(&self, run: usize, t: &[f64], scale: f64, out: &mut [f64]) {
-        match &self.penalty {
-            None => combine_derivatives(t, 0.0, false, scale, out),
-            Some(f) => {
-                f.derivatives(t, out);
-                combine_derivatives(t, self.alpha[run], true, scale, out);
-            }
-        }
+        let (alpha, penalty) = self.penalty_derivatives(run, t, out);
+        Arch::new().dispatch(Combine {
+            t,
+            alpha,
+            penalty,
+            scale,
+            out,
+        })
     }
 
     /// [`PointwiseMarginLoss::derivatives`] compiled into a caller that already runs inside
-    /// pulp's dispatch (the same values).
+    /// pulp's dispatch (the pipelined kernel's tiles), so that its loop is vectorised there.
     #[inline(always)]
     pub(crate) fn derivatives_here(&self, run: usize, t: &[f64], scale: f64, out: &mut [f64]) {
+        let (alpha, penalty) = self.penalty_derivatives(run, t, out);
+        combine_derivatives(t, alpha, penalty, scale, out)
+    }
+
+    /// The penalty's derivatives at `t` into `out` (one dynamic call), and the (α, penalty)
+    /// that [`combine_derivatives`] then takes; `out` is untouched without a penalty.
+    fn penalty_derivatives(&self, run: usize, t: &[f64], out: &mut [f64]) -> (f64, bool) {
         match &self.penalty {
-            None => combine_derivatives_here(t, 0.0, false, scale, out),
+            None => (0.0, false),
             Some(f) => {
                 f.derivatives(t, out);
-                combine_derivatives_here(t, self.alpha[run], true, scale, out);
+                (self.alpha[run], true)
             }
         }
+    }
+}
+
+/// The logistic part of [`PointwiseMarginLoss::derivatives`] under pulp's dispatch.
+struct Combine<'a> {
+    t: &'a [f64],
+    alpha: f64,
+    penalty: bool,
+    scale: f64,
+    out: &'a mut [f64],
+}
+
+impl pulp::WithSimd for Combine<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) {
+        combine_derivatives(self.t, self.alpha, self.penalty, self.scale, self.out)
     }
 }
 

@@ -9,8 +9,6 @@
 //! whether it was computed in a vector lane or alone, on any x86-64 or other machine (no table,
 //! no fused multiply-add, no libm).
 
-use pulp::{Arch, Simd, WithSimd};
-
 /// `e^x` for `x ≤ 0`, to within about one unit in the last place (the tests measure it
 /// against libm over the whole range).
 ///
@@ -80,31 +78,14 @@ pub(crate) fn logistic(u: f64) -> f64 {
 
 /// `out_i ← scale·((1 − α)·(−σ(−t_i)) + α·out_i)` for every i (with `penalty` false,
 /// `out_i ← scale·(−σ(−t_i))` and `out` is only written): the margin loss's derivative from the
-/// penalty's derivatives already in `out`, in one vectorised pass (through pulp's runtime
-/// dispatch; [`combine_derivatives_here`] inside a caller's own dispatch).
+/// penalty's derivatives already in `out`, in one pass. Compiled into its caller, so that the
+/// loop is vectorised wherever the caller runs inside pulp's dispatch
+/// ([`super::PointwiseMarginLoss::derivatives`] dispatches for callers that do not).
 ///
 /// # Shapes
 /// - `t`, `out`: `[n]`
-pub(crate) fn combine_derivatives(
-    t: &[f64],
-    alpha: f64,
-    penalty: bool,
-    scale: f64,
-    out: &mut [f64],
-) {
-    Arch::new().dispatch(Combine {
-        t,
-        alpha,
-        penalty,
-        scale,
-        out,
-    })
-}
-
-/// [`combine_derivatives`] compiled into the caller, for callers that already run inside pulp's
-/// dispatch (the pipelined kernel's tiles), so that its loop is vectorised with theirs.
 #[inline(always)]
-pub(crate) fn combine_derivatives_here(
+pub(crate) fn combine_derivatives(
     t: &[f64],
     alpha: f64,
     penalty: bool,
@@ -122,23 +103,6 @@ pub(crate) fn combine_derivatives_here(
         for (o, &t) in out.iter_mut().zip(t) {
             *o = scale * -logistic(-t);
         }
-    }
-}
-
-struct Combine<'a> {
-    t: &'a [f64],
-    alpha: f64,
-    penalty: bool,
-    scale: f64,
-    out: &'a mut [f64],
-}
-
-impl WithSimd for Combine<'_> {
-    type Output = ();
-
-    #[inline(always)]
-    fn with_simd<S: Simd>(self, _simd: S) {
-        combine_derivatives_here(self.t, self.alpha, self.penalty, self.scale, self.out)
     }
 }
 
@@ -218,19 +182,35 @@ mod tests {
 
     #[test]
     fn the_vectorised_pass_gives_the_scalar_values_bit_for_bit() {
+        use super::super::PointwiseMarginLoss;
+        use logit_reg_model::penalty::Quadratic;
+        use std::sync::Arc;
+
         let mut t = arguments(-30.0, 30.0, 997);
         t.extend([0.0, -0.0, 1e5, -1e5, 800.0, -800.0, f64::NAN]);
-        let penalty: Vec<f64> = t.iter().map(|v| 2.0 * v).collect();
         let (alpha, scale) = (0.3, 1.0 / 2000.0);
-        let mut with_penalty = penalty.clone();
-        combine_derivatives(&t, alpha, true, scale, &mut with_penalty);
+        // Run 1 with f(t) = t² (f′ = 2t), and the plain logistic loss, both through the
+        // dispatched pass.
+        let quadratic = PointwiseMarginLoss {
+            alpha: vec![0.0, alpha],
+            penalty: Some(Arc::new(Quadratic)),
+        };
+        let plain = PointwiseMarginLoss {
+            alpha: vec![0.0],
+            penalty: None,
+        };
+        let mut with_penalty = vec![f64::NAN; t.len()];
+        quadratic.derivatives(1, &t, scale, &mut with_penalty);
         let mut without = vec![f64::NAN; t.len()];
-        combine_derivatives(&t, alpha, false, scale, &mut without);
+        plain.derivatives(0, &t, scale, &mut without);
         for i in 0..t.len() {
             let ce = -logistic(-t[i]);
-            let want = scale * ((1.0 - alpha) * ce + alpha * penalty[i]);
+            let want = scale * ((1.0 - alpha) * ce + alpha * (2.0 * t[i]));
             assert_eq!(with_penalty[i].to_bits(), want.to_bits(), "t = {}", t[i]);
             assert_eq!(without[i].to_bits(), (scale * ce).to_bits(), "t = {}", t[i]);
+            // And the one-margin form.
+            let one = scale * quadratic.derivative(1, t[i]);
+            assert_eq!(with_penalty[i].to_bits(), one.to_bits(), "t = {}", t[i]);
         }
     }
 }

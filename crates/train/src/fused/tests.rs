@@ -360,37 +360,24 @@ fn the_dual_form_is_chosen_by_one_rule() {
     let many_at = (DUAL_MIN_RATIO_MANY_RUNS * n as f64).ceil() as usize;
     assert_eq!((at, many_at, DUAL_MANY_RUNS), (1400, 1600, 24));
     let auto = FusedKernel::Auto;
-    for runs in [1, 8, 16, 23] {
-        assert_eq!(
-            auto.with_dual_form(true, 0.0, runs, n, at),
-            FusedKernel::Dual
-        );
-        assert_eq!(
-            auto.with_dual_form(true, 0.0, runs, n, 3000),
-            FusedKernel::Dual
-        );
-        assert_eq!(
-            auto.with_dual_form(true, 0.0, runs, n, at - 1),
-            FusedKernel::Auto
-        );
-    }
-    for runs in [24, 32, 500] {
-        assert_eq!(
-            auto.with_dual_form(true, 0.0, runs, n, at),
-            FusedKernel::Auto
-        );
-        assert_eq!(
-            auto.with_dual_form(true, 0.0, runs, n, many_at - 1),
-            FusedKernel::Auto
-        );
-        assert_eq!(
-            auto.with_dual_form(true, 0.0, runs, n, many_at),
-            FusedKernel::Dual
-        );
-        assert_eq!(
-            auto.with_dual_form(true, 0.0, runs, n, 3000),
-            FusedKernel::Dual
-        );
+    // (run counts, width, the kernel auto becomes).
+    let cases = [
+        (&[1, 8, 16, 23][..], at, FusedKernel::Dual),
+        (&[1, 8, 16, 23][..], 3000, FusedKernel::Dual),
+        (&[1, 8, 16, 23][..], at - 1, FusedKernel::Auto),
+        (&[24, 32, 500][..], at, FusedKernel::Auto),
+        (&[24, 32, 500][..], many_at - 1, FusedKernel::Auto),
+        (&[24, 32, 500][..], many_at, FusedKernel::Dual),
+        (&[24, 32, 500][..], 3000, FusedKernel::Dual),
+    ];
+    for (runs, width, want) in cases {
+        for &runs in runs {
+            assert_eq!(
+                auto.with_dual_form(true, 0.0, runs, n, width),
+                want,
+                "{runs} runs, width {width}"
+            );
+        }
     }
     // Not binary GD (Adam, or K classes), or with the gradient norms asked for each step.
     assert_eq!(
